@@ -1,0 +1,78 @@
+"""Fixtures for tests against the real Incus daemon.
+
+The daemon and the `coi-base` image come from `coi setup` (scripts/test runs it first).
+Every container a test makes is named `coi-test-…` and deleted when the test ends.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from coi.errors import IncusError, NotFound
+from coi.incus.client import Client
+
+BASE_IMAGE = os.environ.get("COI_TEST_BASE_IMAGE", "coi-base")
+TEST_PREFIX = "coi-test-"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def incus() -> Iterator[Client]:
+    client = Client()
+    try:
+        client.server_info()
+    except IncusError as exc:
+        pytest.fail(f"no Incus daemon ({exc}); run `coi setup` first", pytrace=False)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def base_image(incus: Client) -> str:
+    try:
+        incus.get(f"/images/aliases/{BASE_IMAGE}")
+    except NotFound:
+        pytest.fail(f"image {BASE_IMAGE} missing; run `coi setup` first", pytrace=False)
+    return BASE_IMAGE
+
+
+def unique_name(prefix: str = TEST_PREFIX) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def cleanup_instances(incus: Client) -> Iterator[list[str]]:
+    """Names appended here are force-deleted after the test, whatever happened."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        try:
+            incus.sync("PUT", f"/instances/{name}/state", {"action": "stop", "force": True},
+                       timeout=60)
+        except IncusError:
+            pass
+        try:
+            incus.sync("DELETE", f"/instances/{name}", timeout=60)
+        except NotFound:
+            pass
+
+
+@pytest.fixture
+def new_name(cleanup_instances: list[str]) -> Callable[[], str]:
+    """Make a unique container name that is cleaned up after the test."""
+
+    def make() -> str:
+        name = unique_name()
+        cleanup_instances.append(name)
+        return name
+
+    return make
