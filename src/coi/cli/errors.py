@@ -41,9 +41,13 @@ def run_guarded(command: click.Command, argv: list[str] | None) -> int:
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.Abort:
+    except click.Abort as exc:
+        # click turns Ctrl-C into Abort; a "no" at a confirmation prompt is Abort too.
+        if isinstance(exc.__cause__, KeyboardInterrupt | EOFError):
+            click.echo("Interrupted.", err=True)
+            return EXIT_INTERRUPTED
         click.echo("Aborted.", err=True)
-        return EXIT_INTERRUPTED
+        return 1
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
