@@ -10,8 +10,8 @@ import pytest
 
 from coi import __version__
 from coi.cli.errors import run_guarded
-from coi.cli.main import COMMANDS, cli
 from coi.cli.lazy import SHORT_HELP
+from coi.cli.main import COMMANDS, cli
 from coi.errors import CoiError, ConfigError, IncusNotFound, UsageError
 
 
