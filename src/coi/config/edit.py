@@ -5,11 +5,9 @@ The only module that imports tomlkit (slow to import), so that loading config st
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from coi.config.origin import display_path
 from coi.config.schema import ALIASES, canonical, resolve
 from coi.config.validate import check_document, parse_text, unknown_key
 from coi.errors import ConfigError, PermissionDenied
+from coi.state import atomic_write_bytes
 
 NEW_FILE_MODE = 0o644
 
@@ -117,47 +116,10 @@ def atomic_write(path: Path, text: str, owner: tuple[int, int] | None = None) ->
     """
     target = Path(os.path.realpath(path))
     try:
-        _make_dirs(target.parent, owner)
         mode = target.stat().st_mode & 0o7777 if target.exists() else NEW_FILE_MODE
-        _write_replace(target, text, mode, owner)
+        atomic_write_bytes(target, text.encode("utf-8"), mode, owner)
     except OSError as exc:
         where = str(path)
         if exc.errno in (errno.EACCES, errno.EPERM):
             raise PermissionDenied(f"{where}: cannot write: permission denied") from None
         raise ConfigError(f"{where}: cannot write: {exc.strerror or exc}") from None
-
-
-def _write_replace(target: Path, text: str, mode: int, owner: tuple[int, int] | None) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        if owner is not None:
-            os.chown(tmp, *owner)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(target.parent)
-
-
-def _make_dirs(directory: Path, owner: tuple[int, int] | None) -> None:
-    """Create missing directories; under sudo, give them to the invoking user."""
-    missing = [d for d in (directory, *directory.parents) if not d.exists()]
-    directory.mkdir(parents=True, exist_ok=True)
-    if owner is not None:
-        for created in missing:
-            os.chown(created, *owner)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable: the directory entry must reach the disk too."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
