@@ -39,8 +39,6 @@ def test_corrupt_record_is_a_clear_error(tmp_path: Path) -> None:
 def test_failed_write_keeps_old_content_and_leaves_no_temp(tmp_path: Path) -> None:
     path = tmp_path / "f"
     atomic_write_bytes(path, b"old")
-
-
     with pytest.raises(TypeError):
         atomic_write_bytes(path, "not bytes")  # type: ignore[arg-type]
     assert path.read_bytes() == b"old"
