@@ -6,6 +6,7 @@ Every container a test makes is named `coi-test-…` and deleted when the test e
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -55,15 +56,7 @@ def cleanup_instances(incus: Client) -> Iterator[list[str]]:
     names: list[str] = []
     yield names
     for name in names:
-        try:
-            incus.sync("PUT", f"/instances/{name}/state", {"action": "stop", "force": True},
-                       timeout=60)
-        except IncusError:
-            pass
-        try:
-            incus.sync("DELETE", f"/instances/{name}", timeout=60)
-        except NotFound:
-            pass
+        _force_delete(incus, name)
 
 
 @pytest.fixture
@@ -76,3 +69,34 @@ def new_name(cleanup_instances: list[str]) -> Callable[[], str]:
         return name
 
     return make
+
+
+def _force_delete(client: Client, name: str) -> None:
+    with contextlib.suppress(IncusError):
+        client.sync("PUT", f"/instances/{name}/state", {"action": "stop", "force": True},
+                    timeout=60)
+    with contextlib.suppress(NotFound):
+        client.sync("DELETE", f"/instances/{name}", timeout=60)
+
+
+@pytest.fixture(scope="module")
+def shared_container(incus: Client, base_image: str) -> Iterator[str]:
+    """One running container for a whole test module (for tests that only read from it
+    or write below their own paths); deleted when the module is done."""
+    name = unique_name()
+    body = {"name": name, "source": {"type": "image", "alias": base_image}, "start": True}
+    try:
+        incus.sync("POST", "/instances", body, timeout=120)
+        yield name
+    finally:
+        _force_delete(incus, name)
+
+
+@pytest.fixture
+def cleanup_images(incus: Client) -> Iterator[list[str]]:
+    """Image fingerprints appended here are deleted after the test, whatever happened."""
+    fingerprints: list[str] = []
+    yield fingerprints
+    for fingerprint in fingerprints:
+        with contextlib.suppress(NotFound):
+            incus.sync("DELETE", f"/images/{fingerprint}", timeout=60)

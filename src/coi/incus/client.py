@@ -12,73 +12,29 @@ import json
 import time
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
-from coi.errors import (
-    CoiTimeout,
-    IncusConflict,
-    IncusError,
-    IncusNotFound,
-    IncusPermissionDenied,
-    IncusUnreachable,
+from coi.errors import CoiTimeout, IncusError, IncusPermissionDenied, IncusUnreachable
+from coi.incus.protocol import (
+    API,
+    Body,
+    Operation,
+    Response,
+    error_for,
+    operation_id,
+    quote,
 )
 from coi.incus.transport import Endpoint, local_endpoint
 
-API = "/1.0"
+if TYPE_CHECKING:
+    from websockets.sync.client import ClientConnection
+
 SETUP_HINT = "run `coi setup` (or start the daemon) and check `coi health`"
 
-
-@dataclass
-class Response:
-    """A decoded daemon answer. `metadata` is the payload; `operation` is set for async."""
-
-    status_code: int
-    kind: str
-    metadata: Any
-    operation: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Operation:
-    """A background operation as the daemon reports it."""
-
-    id: str
-    status: str
-    status_code: int
-    err: str
-    metadata: dict[str, Any]
-    resources: dict[str, list[str]]
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Operation:
-        return cls(
-            id=str(data.get("id", "")),
-            status=str(data.get("status", "")),
-            status_code=int(data.get("status_code", 0)),
-            err=str(data.get("err", "") or ""),
-            metadata=dict(data.get("metadata") or {}),
-            resources=dict(data.get("resources") or {}),
-        )
-
-
-def error_for(status: int, message: str, context: str) -> IncusError:
-    """Map a daemon error status to the typed error a caller can catch."""
-    text = f"{context}: {message}" if context else message
-    if status == 404:
-        return IncusNotFound(text, status_code=status)
-    if status == 409:
-        return IncusConflict(text, status_code=status)
-    if status == 403:
-        return IncusPermissionDenied(
-            text, hint="add your user to the incus-admin group", status_code=status
-        )
-    return IncusError(text, status_code=status)
-
-
-def operation_id(path_or_id: str) -> str:
-    return path_or_id.rstrip("/").rsplit("/", 1)[-1]
+__all__ = [
+    "API", "Body", "Client", "Operation", "Response", "error_for", "operation_id", "quote",
+]
 
 
 class Client:
@@ -120,26 +76,39 @@ class Client:
         self,
         method: str,
         path: str,
-        body: bytes | None = None,
+        body: Body = None,
+        *,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> http.client.HTTPResponse:
-        """Send a request and return the raw response (for file transfers and exports)."""
+        """Send a request and return the raw response (for file transfers and exports).
+
+        The caller must read the response to its end before the next request.
+        """
         target = self.url(path, params)
-        for attempt in (1, 2):
+        streaming = body is not None and not isinstance(body, bytes)
+        if streaming:
+            # A stream cannot be sent twice, so it gets a fresh connection and no retry.
+            self.close()
+        for attempt in (1,) if streaming else (1, 2):
             conn = self._connection(timeout)
             try:
                 conn.request(method, target, body=body, headers=dict(headers or {}))
                 return conn.getresponse()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                # A kept-alive connection the daemon closed: reconnect once.
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError,
+                    http.client.ImproperConnectionState):
+                # A kept-alive connection the daemon closed, or one left mid-response by
+                # an earlier failure: start over on a new connection, once.
                 self.close()
-                if attempt == 2:
+                if streaming or attempt == 2:
                     raise self._unreachable(None) from None
             except OSError as exc:
                 self.close()
                 raise self._unreachable(exc) from exc
+            except BaseException:
+                self.close()  # e.g. a streamed body that failed half-way
+                raise
         raise AssertionError("unreachable")
 
     def _connection(self, timeout: float | None) -> http.client.HTTPConnection:
@@ -170,14 +139,18 @@ class Client:
         method: str,
         path: str,
         body: Any = None,
+        *,
         params: Mapping[str, str] | None = None,
         timeout: float | None = None,
         context: str = "",
+        headers: Mapping[str, str] | None = None,
     ) -> Response:
         """A JSON request. Raises the typed IncusError for any daemon error."""
         data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        resp = self.raw(method, path, data, headers, params, timeout)
+        sent = dict(headers or {})
+        if data is not None:
+            sent.setdefault("Content-Type", "application/json")
+        resp = self.raw(method, path, data, headers=sent, params=params, timeout=timeout)
         return self.decode(resp, context)
 
     def decode(self, resp: http.client.HTTPResponse, context: str = "") -> Response:
@@ -205,36 +178,85 @@ class Client:
         method: str,
         path: str,
         body: Any = None,
+        *,
         params: Mapping[str, str] | None = None,
         timeout: float | None = None,
         context: str = "",
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """A request whose answer is final: if it starts an operation, wait for it."""
-        resp = self.request(method, path, body, params, context=context)
+        """A request whose answer is final: if it starts an operation, wait for it.
+
+        For an operation the result is the operation's own metadata (e.g. a fingerprint).
+        """
+        resp = self.request(
+            method, path, body, params=params, context=context, headers=headers
+        )
+        return self.finish(resp, timeout=timeout, context=context)
+
+    def finish(self, resp: Response, timeout: float | None = None, context: str = "") -> Any:
+        """The final metadata of a response, waiting for its operation if it has one."""
         if resp.kind == "async" and resp.operation:
             return self.wait(resp.operation, timeout=timeout, context=context).metadata
         return resp.metadata
 
     # -- operations -------------------------------------------------------------------
 
-    def wait(self, operation: str, timeout: float | None = None, context: str = "") -> Operation:
-        """Wait for a background operation; raise its error if it failed."""
+    def wait(
+        self,
+        operation: str,
+        timeout: float | None = None,
+        context: str = "",
+        check: bool = True,
+    ) -> Operation:
+        """Wait for a background operation; raise its error if it failed (unless `check`
+        is false: exec reports its exit code in the metadata of a failed operation)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        op_path = f"/operations/{operation_id(operation)}/wait"
+        op_id = operation_id(operation)
         while True:
-            chunk = 30.0 if deadline is None else max(0.0, min(30.0, deadline - time.monotonic()))
-            meta = self.request(
-                "GET", op_path, params={"timeout": str(int(chunk) or 1)},
-                timeout=chunk + 30, context=context,
-            ).metadata
-            op = Operation.from_json(meta or {})
-            if op.status_code >= 400 or op.status == "Failure":
-                raise error_for(op.status_code if op.status_code >= 400 else 500,
-                                op.err or op.status, context)
-            if op.status in ("Success", "Cancelled"):
+            left = 30.0 if deadline is None else deadline - time.monotonic()
+            chunk = max(0.0, min(30.0, left))
+            op = self._wait_once(op_id, chunk, context)
+            if op.failed:
+                if check:
+                    status = op.status_code if op.status_code >= 400 else 500
+                    raise error_for(status, op.err or op.status, context)
+                return op
+            if op.done:
                 return op
             if deadline is not None and time.monotonic() >= deadline:
-                raise CoiTimeout(f"{context or 'operation'} did not finish in {timeout:.0f} s")
+                raise CoiTimeout(f"{context or 'operation'} did not finish in {timeout:g} s")
+
+    def _wait_once(self, op_id: str, seconds: float, context: str) -> Operation:
+        try:
+            meta = self.request(
+                "GET", f"/operations/{op_id}/wait", params={"timeout": str(int(seconds) or 1)},
+                timeout=seconds + 30, context=context,
+            ).metadata
+            return Operation.from_json(meta or {})
+        except IncusError as exc:
+            # /wait answers a failed operation with a bare error; the operation itself
+            # still holds its status and metadata, so read it once more.
+            try:
+                meta = self.get(f"/operations/{op_id}", context=context)
+            except IncusError:
+                raise exc from None
+            op = Operation.from_json(meta or {})
+            if not op.failed:
+                raise
+            return op
+
+    def websocket(self, operation: str, secret: str) -> AbstractContextManager[ClientConnection]:
+        """Open one of an operation's websockets (imports `websockets` only now).
+        The connection is open on return; leaving the context manager closes it."""
+        from websockets.exceptions import InvalidHandshake
+
+        path = self.url(f"/operations/{operation_id(operation)}/websocket", {"secret": secret})
+        try:
+            return self.endpoint.websocket(path)
+        except InvalidHandshake as exc:
+            raise IncusError(f"the daemon refused the exec stream: {exc}") from exc
+        except OSError as exc:
+            raise self._unreachable(exc) from exc
 
     def server_info(self) -> dict[str, Any]:
         info = self.get("")

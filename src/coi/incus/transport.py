@@ -10,10 +10,19 @@ import http.client
 import os
 import socket
 import ssl
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from websockets.sync.client import ClientConnection
 
 DEFAULT_INCUS_DIR = "/var/lib/incus"
+# Uploads read files in pieces this big: few system calls, bounded memory.
+BLOCK_SIZE = 1 << 20
+# Exec output arrives in frames of at most 32 KiB; this only bounds a misbehaving peer.
+WS_MAX_MESSAGE = 16 << 20
 
 
 def default_socket_path() -> str:
@@ -28,7 +37,7 @@ class UnixHTTPConnection(http.client.HTTPConnection):
     """An HTTP/1.1 connection over an AF_UNIX stream socket."""
 
     def __init__(self, socket_path: str, timeout: float | None = None) -> None:
-        super().__init__("localhost", timeout=timeout)
+        super().__init__("localhost", timeout=timeout, blocksize=BLOCK_SIZE)
         self.socket_path = socket_path
 
     def connect(self) -> None:
@@ -62,14 +71,40 @@ class Endpoint:
     def description(self) -> str:
         if self.socket_path is not None:
             return f"unix socket {self.socket_path}"
-        return f"https://{self.host}:{self.port}"
+        return f"https://{self.netloc}"
 
     def connect(self, timeout: float | None) -> http.client.HTTPConnection:
         if self.socket_path is not None:
             return UnixHTTPConnection(self.socket_path, timeout=timeout)
         return http.client.HTTPSConnection(
-            self.host or "localhost", self.port, timeout=timeout, context=self.ssl_context()
+            self.host or "localhost", self.port, timeout=timeout, context=self.ssl_context(),
+            blocksize=BLOCK_SIZE,
         )
+
+    def websocket(self, path: str) -> AbstractContextManager[ClientConnection]:
+        """Connect a websocket to `path` (with its query) on this daemon.
+
+        No Origin header is sent: Incus rejects one that does not match its own address.
+        Compression is off because exec streams are small and latency matters more.
+        """
+        from websockets.sync.client import connect, unix_connect
+
+        if self.socket_path is not None:
+            return unix_connect(
+                self.socket_path, f"ws://localhost{path}",
+                compression=None, max_size=WS_MAX_MESSAGE, open_timeout=30, close_timeout=5,
+            )
+        return connect(
+            f"wss://{self.netloc}{path}", ssl=self.ssl_context(), proxy=None,
+            compression=None, max_size=WS_MAX_MESSAGE, open_timeout=30, close_timeout=5,
+        )
+
+    @property
+    def netloc(self) -> str:
+        host = self.host or "localhost"
+        if ":" in host:  # an IPv6 literal
+            host = f"[{host}]"
+        return f"{host}:{self.port}"
 
     def ssl_context(self) -> ssl.SSLContext:
         """TLS that trusts the remote's pinned certificate (as the incus CLI stores it)."""
