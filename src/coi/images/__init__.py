@@ -1,0 +1,1 @@
+"""Images: the base image, build recipes, publishing, versioned aliases and cleanup."""
