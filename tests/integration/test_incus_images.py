@@ -57,6 +57,20 @@ def test_import_split_image(incus: Client, tmp_path: Path, cleanup_images: list[
     assert fingerprint in [i.fingerprint for i in images.list_images(incus)]
 
 
+def test_properties_on_metadata_without_properties_table(
+    incus: Client, tmp_path: Path, cleanup_images: list[str]
+) -> None:
+    # Incus 6.0.4 crashes on X-Incus-properties for such an image; ours must not send it.
+    meta = tmp_path / "meta.tar"
+    with tarfile.open(meta, "w") as tar:
+        add(tar, "metadata.yaml", b"architecture: x86_64\ncreation_date: 1700000000\n")
+    rootfs = rootfs_tar(tmp_path / "rootfs.tar", uuid.uuid4().hex)
+    fingerprint = images.import_image(incus, meta, rootfs, [], {"coi.recipe": "abc"})
+    cleanup_images.append(fingerprint)
+    assert images.get_image(incus, fingerprint).properties["coi.recipe"] == "abc"
+    assert incus.server_info()["api_status"] == "stable"  # the daemon is still there
+
+
 def test_reimport_moves_aliases_and_is_not_an_error(
     incus: Client, tmp_path: Path, cleanup_images: list[str]
 ) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,15 +140,22 @@ def _part_head(boundary: str, name: str, path: Path) -> bytes:
     ).encode()
 
 
-def import_headers(
-    upload: Upload, properties: Mapping[str, str] | None, public: bool
-) -> dict[str, str]:
+def import_headers(upload: Upload, public: bool) -> dict[str, str]:
+    # Properties are NOT sent as X-Incus-properties: Incus 6.0.4 panics (nil map in
+    # getImgPostInfo, measured here: the whole daemon dies) when the image's metadata.yaml
+    # has no `properties` table. They are set with a PATCH after the upload instead.
     headers = {"Content-Type": upload.content_type, "Content-Length": str(upload.length)}
     if public:
         headers["X-Incus-public"] = "true"
-    if properties:
-        headers["X-Incus-properties"] = urllib.parse.urlencode(dict(properties))
     return headers
+
+
+def update_properties(client: Client, fingerprint: str, properties: Mapping[str, str]) -> None:
+    """Merge `properties` into an image's properties."""
+    current = client.get(f"/images/{quote(fingerprint)}", context="image properties")
+    merged = {**(current.get("properties") or {}), **properties}
+    client.request("PATCH", f"/images/{quote(fingerprint)}", {"properties": merged},
+                   context="set image properties")
 
 
 def import_image(  # noqa: PLR0917 - `coi setup` calls this exact positional signature
@@ -167,7 +173,7 @@ def import_image(  # noqa: PLR0917 - `coi setup` calls this exact positional sig
     the daemon already has is not an error: its aliases are updated all the same.
     """
     upload = unified_upload(metadata_tar) if rootfs is None else split_upload(metadata_tar, rootfs)
-    headers = import_headers(upload, properties, public)
+    headers = import_headers(upload, public)
     try:
         resp = client.decode(client.raw("POST", "/images", upload.chunks, headers=headers),
                              context="import image")
@@ -179,6 +185,8 @@ def import_image(  # noqa: PLR0917 - `coi setup` calls this exact positional sig
         fingerprint = upload.digest.hexdigest()
         if next(upload.chunks, None) is not None or not _exists(client, fingerprint):
             raise
+    if properties:
+        update_properties(client, fingerprint, properties)
     for alias in aliases:
         set_alias(client, alias, fingerprint)
     return fingerprint
@@ -211,6 +219,8 @@ def publish(
         body["compression_algorithm"] = compression
     meta = client.sync("POST", "/images", body, timeout=timeout, context=f"publish {instance}")
     fingerprint = str(meta["fingerprint"])
+    if properties:
+        update_properties(client, fingerprint, properties)
     for alias in aliases:
         set_alias(client, alias, fingerprint)
     return fingerprint
