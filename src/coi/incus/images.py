@@ -219,8 +219,6 @@ def publish(
         body["compression_algorithm"] = compression
     meta = client.sync("POST", "/images", body, timeout=timeout, context=f"publish {instance}")
     fingerprint = str(meta["fingerprint"])
-    if properties:
-        update_properties(client, fingerprint, properties)
     for alias in aliases:
         set_alias(client, alias, fingerprint)
     return fingerprint
