@@ -211,7 +211,7 @@ def test_packages_step_names_what_is_missing_and_where_from(
 def test_steps_come_in_dependency_order_and_the_image_is_optional() -> None:
     names = [s.name for s in build_steps(host())]
     assert names == ["packages", "idmap grants", "incus-admin group", "daemon", "storage pool",
-                     "network", "profile", "sudoers", "base image"]
+                     "network", "profile", "sudoers", "firewall", "base image"]
     assert "base image" not in [s.name for s in build_steps(host(with_image=False))]
 
 

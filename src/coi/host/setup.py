@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from coi.host.context import Host, SetupOptions
 from coi.host.steps import Step, StepEvent, run_steps
 from coi.host.steps_incus import BaseImage, Daemon, Network, Pool, Profile
-from coi.host.steps_system import AdminGroup, IdGrants, Packages, Sudoers
+from coi.host.steps_system import AdminGroup, FirewallTable, IdGrants, Packages, Sudoers
 
 
 def build_steps(host: Host) -> list[Step]:
@@ -16,7 +16,7 @@ def build_steps(host: Host) -> list[Step]:
     profile that points at them, everything before the image."""
     steps: list[Step] = [
         Packages(host), IdGrants(host), AdminGroup(host), Daemon(host),
-        Pool(host), Network(host), Profile(host), Sudoers(),
+        Pool(host), Network(host), Profile(host), Sudoers(), FirewallTable(),
     ]
     if host.options.with_image:
         steps.append(BaseImage(host))

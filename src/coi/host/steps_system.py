@@ -124,3 +124,28 @@ class Sudoers(Step):
         sudoers.install(sudoers.sudoers_text(), visudo=visudo)
         return f"wrote {sudoers.SUDOERS_FILE}: {ADMIN_GROUP} may run nft on table " \
                f"{sudoers.NFT_TABLE} without a password"
+
+
+class FirewallTable(Step):
+    """coi's own nftables table (`inet coi`) with its base chains, made as root so that
+    non-root users' sessions find them; it does not survive a reboot, `coi setup` again
+    (or the first root session) recreates it."""
+
+    name = "firewall"
+
+    def check(self) -> Check:
+        from coi.network import plan
+        from coi.network.nft import Nft
+
+        if shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin:/bin") is None:
+            return Check(False, "install nftables and create coi's table inet coi")
+        missing = plan.skeleton(Nft().list_table())
+        if not missing:
+            return Check(True, "nftables table inet coi with its base chains")
+        return Check(False, "create nftables table inet coi (forward and input base chains)")
+
+    def apply(self) -> str:
+        from coi.network.firewall import prepare_table
+
+        prepare_table()
+        return "created nftables table inet coi (forward and input base chains)"

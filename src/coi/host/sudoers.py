@@ -39,6 +39,11 @@ TEXT = r'([a-zA-Z0-9 ._/{}@<>=!"-]|\,|\:)+'
 STEP = "sudoers entry"
 
 # One POSIX extended regex per allowed command shape, written exactly as sudoers gets it.
+# Base chains need `;` in their declaration (nft 1.0.6 refuses it otherwise). This shape is
+# fixed text, so a `;` here can never start a second nft command.
+BASE_CHAIN_PATTERN = (r"^add chain inet coi (forward|input) [{] type filter hook "
+                      r"(forward|input) priority filter [;] [}]$")
+
 PATTERNS = (
     f"^(-j )?(-a )?list table {NFT_TABLE}$",
     f"^(add|create|flush|delete) table {NFT_TABLE}$",
@@ -46,6 +51,7 @@ PATTERNS = (
     f"^(add|insert|replace) rule {NFT_TABLE} {NAME} {TEXT}$",
     f"^delete rule {NFT_TABLE} {NAME} handle [0-9]+$",
     f"^(add|delete) element {NFT_TABLE} {NAME} {TEXT}$",
+    BASE_CHAIN_PATTERN,
 )
 
 

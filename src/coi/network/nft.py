@@ -6,10 +6,8 @@ all or nothing. Without root, sudoers allows no `-f` (a file could name any tabl
 each command runs as `sudo -n /usr/sbin/nft <words>`; coi orders them so every
 intermediate state is at least as strict as the end state (see `plan`).
 
-Creating a base chain needs `;` (`{ type filter hook forward priority filter ; }`),
-which no sudoers pattern allows: nft 1.0.6 rejects the declaration without it. Until
-`coi.host.sudoers.PATTERNS` also has `BASE_CHAIN_PATTERN`, a non-root user can only use
-a table whose base chains exist already (made by a root run, e.g. `sudo coi setup`).
+Creating a base chain needs `;` (`{ type filter hook forward priority filter ; }`):
+`coi.host.sudoers.BASE_CHAIN_PATTERN` allows exactly that fixed shape and nothing more.
 """
 
 from __future__ import annotations
@@ -24,10 +22,6 @@ from coi.host.sudoers import nft_path
 from coi.network.rules import TABLE
 from coi.network.table import TableState, parse
 
-# The one extra sudoers shape base chains need (fixed text, so `;` cannot start a second
-# command). Proposed for coi.host.sudoers.PATTERNS.
-BASE_CHAIN_PATTERN = (r"^add chain inet coi (forward|input) [{] type filter hook "
-                      r"(forward|input) priority filter [;] [}]$")
 TIMEOUT = 20.0
 OPEN_HINT = "or start the session with --network=open"
 
