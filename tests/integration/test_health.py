@@ -35,7 +35,8 @@ def test_a_set_up_host_is_healthy_or_degraded_with_a_cow_pool(incus: Client) -> 
     assert code == EXIT[doc["status"]]
     checks = {c["name"]: c for c in doc["checks"]}
     assert set(checks) == {"system", "incus", "socket", "storage", "network", "profile",
-                           "idmap", "nftables", "images", "containers", "cgroups"}
+                           "idmap", "nftables", "firewall", "isolation", "images",
+                           "containers", "cgroups", "limits"}
     for check in doc["checks"]:
         assert set(check) == {"name", "status", "message", "fix", "details"}
         assert check["status"] in ("ok", "warn", "fail")
@@ -59,7 +60,7 @@ def test_daemon_down_is_unhealthy_and_still_reports_everything() -> None:
     code, doc, _ = health("--json", env={"INCUS_SOCKET": missing})
     assert (code, doc["status"]) == (2, "unhealthy")
     checks = {c["name"]: c for c in doc["checks"]}
-    assert len(checks) == 11
+    assert len(checks) == 14
     assert checks["incus"]["status"] == "fail" and checks["incus"]["fix"]
     assert checks["system"]["status"] == "ok"
 

@@ -93,13 +93,16 @@ def run_health() -> Report:
     from coi.host import health_daemon as d
     from coi.host import health_local as h
     from coi.host.health_probe import Probe
+    from coi.limits import check_limits
+    from coi.network import health as net
 
     checks = [("system", h.check_system), ("incus", d.check_incus),
               ("socket", h.check_socket), ("storage", d.check_storage),
               ("network", d.check_network), ("profile", d.check_profile),
               ("idmap", h.check_idmap), ("nftables", h.check_nftables),
+              ("firewall", net.check_firewall), ("isolation", net.check_isolation),
               ("images", d.check_images), ("containers", d.check_containers),
-              ("cgroups", h.check_cgroups)]
+              ("cgroups", h.check_cgroups), ("limits", check_limits)]
     probe = Probe()
     try:
         return run_checks(checks, probe)
