@@ -95,17 +95,43 @@ def read_record(path: Path, schema_version: int) -> dict[str, Any]:
 @contextlib.contextmanager
 def file_lock(path: Path, timeout: float | None = 60.0, owner: Owner | None = None,
               shared: bool = False) -> Iterator[None]:
-    """Hold an flock on `path` (created if missing). The kernel drops it if we die."""
+    """Hold an flock on `path` (created if missing). The kernel drops it if we die.
+
+    Lock files may be removed by their holder (build locks, `coi clean`): a waiter that
+    then gets the lock of the removed file opens the path again, so two processes never
+    both believe they hold one lock.
+    """
     make_dirs(path.parent, owner)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    if owner is not None:
-        with contextlib.suppress(OSError):
-            os.fchown(fd, *owner)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    kind = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        if owner is not None:
+            with contextlib.suppress(OSError):
+                os.fchown(fd, *owner)
+        try:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            _acquire(fd, path, left, kind)
+        except BaseException:
+            os.close(fd)
+            raise
+        if _still_at(fd, path):
+            break
+        os.close(fd)
     try:
-        _acquire(fd, path, timeout, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def _still_at(fd: int, path: Path) -> bool:
+    """Whether the file open as `fd` is still the one at `path` (not removed meanwhile)."""
+    try:
+        current = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (current.st_dev, current.st_ino)
 
 
 def _acquire(fd: int, path: Path, timeout: float | None, kind: int) -> None:

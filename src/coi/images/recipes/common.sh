@@ -1,11 +1,25 @@
 #!/usr/bin/env bash
-# Shared first part of every coi image recipe. Runs as root inside the build container.
+# Shared first part of every coi image recipe. Runs as root inside the build container,
+# sourced by the recipe from the directory coi pushed it to ($COI_BUILD_DIR).
 # Inputs (environment): COI_APT_MIRROR (replace the distro mirror), COI_APT_PROXY (http proxy
-# for apt), COI_CODE_UID (uid/gid of the `code` user, default 1000).
+# for apt), COI_CODE_UID (uid/gid of the `code` user, default 1000), COI_BUILD_DIR (where
+# coi put the recipe files; default: this recipe's directory).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
+COI_BUILD_DIR=${COI_BUILD_DIR:-$(dirname "$0")}
 
 phase() { echo "::phase:: $*"; }   # coi shows these as progress phases
+
+# The last step of every recipe: leave a small image that boots as a new machine.
+finish_image() {
+    phase "clean up"
+    apt-get clean
+    rm -rf /var/lib/apt/lists/* /root/.npm /root/.cache
+    # Each container must get its own machine id (DHCP client id, journal); and its own
+    # name as hostname, which LXC sets when /etc/hostname does not override it.
+    : > /etc/machine-id
+    rm -f /var/lib/dbus/machine-id /etc/hostname
+}
 
 phase "configure apt"
 if [ -n "${COI_APT_PROXY:-}" ]; then
@@ -52,7 +66,8 @@ update-locale LANG=en_US.UTF-8
 printf 'LANG=en_US.UTF-8\nLC_ALL=en_US.UTF-8\n' > /etc/default/locale
 
 # Node trusts only its bundled CAs unless told: point it at the system bundle.
-printf 'NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt\n' >> /etc/environment
+grep -q '^NODE_EXTRA_CA_CERTS=' /etc/environment 2>/dev/null ||
+    printf 'NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt\n' >> /etc/environment
 
 # Inside the sandbox, powering off is how an agent or user ends the session.
 for cmd in poweroff halt reboot shutdown; do
@@ -62,6 +77,6 @@ done
 printf 'set -g history-limit 50000\nset -sg escape-time 10\nset -g default-terminal "tmux-256color"\n' \
     > /etc/tmux.conf
 
-if [ -f /tmp/coi-build/dummy ]; then
-    install -m 0755 /tmp/coi-build/dummy /usr/local/bin/dummy
+if [ -f "$COI_BUILD_DIR/dummy" ]; then
+    install -m 0755 "$COI_BUILD_DIR/dummy" /usr/local/bin/dummy
 fi
