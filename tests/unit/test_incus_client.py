@@ -180,6 +180,16 @@ def test_wait_error_is_kept_when_the_operation_is_gone(daemon: FakeDaemon, clien
         client.wait("/1.0/operations/op1")
 
 
+def test_wait_goes_on_when_wait_itself_times_out(daemon: FakeDaemon, client: Client) -> None:
+    # A long operation (e.g. a slow publish) outlives one /wait call, which then answers
+    # "context deadline exceeded" while the operation is still running.
+    answers = iter([(500, error(500, "context deadline exceeded")),
+                    (200, sync(op("Success", 200, metadata={"fingerprint": "abc"})))])
+    daemon.routes["GET /1.0/operations/op1/wait?timeout=30"] = lambda h, b: next(answers)
+    daemon.routes["GET /1.0/operations/op1"] = answer(200, sync(op("Running", 103)))
+    assert client.wait("/1.0/operations/op1").metadata == {"fingerprint": "abc"}
+
+
 def test_wait_times_out(daemon: FakeDaemon, client: Client) -> None:
     daemon.routes["GET /1.0/operations/op1/wait?timeout=1"] = answer(200, sync(op("Running", 103)))
     with pytest.raises(CoiTimeout):

@@ -33,14 +33,6 @@ NESTING = {
 READY_TIMEOUT = 120
 STOP_TIMEOUT = 30
 WORKSPACE = "/workspace"
-# Incus reports -1 for a command it could not start: its forkexec helper died before
-# telling the daemon the attached pid ("Failed to retrieve PID of executing child
-# process"). Seen a few times an hour under parallel load; the command never ran, so a
-# retry is safe.
-NOT_STARTED = -1
-RETRY_PAUSES = (0.5, 1.0, 2.0)
-
-
 def new_name() -> str:
     return f"{BUILD_PREFIX}{secrets.token_hex(4)}"
 
@@ -92,17 +84,8 @@ def push(client: Client, name: str, items: Iterable[BuildFile]) -> None:
 
 
 def quick(client: Client, name: str, argv: Sequence[str], timeout: float) -> ExecResult:
-    """A short command, tried again if Incus could not start it."""
-    for pause in (*RETRY_PAUSES, None):
-        result = incus_exec.run(client, name, argv, timeout=timeout)
-        if not never_started(result.exit_code, result.stdout + result.stderr) or pause is None:
-            break
-        time.sleep(pause)
-    return result
-
-
-def never_started(code: int, output: bytes) -> bool:
-    return code == NOT_STARTED and not output
+    """A short command (tried again by `run` if Incus could not start it)."""
+    return incus_exec.run(client, name, argv, timeout=timeout)
 
 
 def run(client: Client, name: str, argv: Sequence[str], env: Mapping[str, str],
@@ -114,9 +97,9 @@ def run(client: Client, name: str, argv: Sequence[str], env: Mapping[str, str],
     library logs a failure (with a traceback) after about 40 s.
     """
     wrapped = ["sh", "-c", 'exec "$@" </dev/null', "sh", *argv]
-    for pause in (*RETRY_PAUSES, None):
+    for pause in (*incus_exec.RETRY_PAUSES, None):
         code, heard = _attempt(client, name, wrapped, env, output, timeout=timeout)
-        if not never_started(code, heard) or pause is None:
+        if not incus_exec.never_started(code, heard) or pause is None:
             break
         output.event(Kind.NOTE, "Incus could not start the recipe (a known race); "
                                 "trying again")

@@ -241,9 +241,11 @@ class Client:
             except IncusError:
                 raise exc from None
             op = Operation.from_json(meta or {})
-            if not op.failed:
-                raise
-            return op
+            if op.failed or not op.done:
+                # Still running: /wait gave up at its own timeout ("context deadline
+                # exceeded" on operations longer than the chunk); the caller waits on.
+                return op
+            raise
 
     def websocket(self, operation: str, secret: str) -> AbstractContextManager[ClientConnection]:
         """Open one of an operation's websockets (imports `websockets` only now).

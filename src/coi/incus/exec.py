@@ -249,15 +249,33 @@ def run(
     stdin: bytes = b"",
     timeout: float | None = None,
 ) -> ExecResult:
-    """Run a short command and capture its output (for large output, use `start`)."""
-    out, err = bytearray(), bytearray()
-    with start(client, name, cmd, env=env, user=user, group=group, cwd=cwd,
-               on_stdout=out.extend, on_stderr=err.extend) as session:
-        if stdin:
-            session.write(stdin)
-        session.close_stdin()
-        code = session.wait(timeout)
+    """Run a short command and capture its output (for large output, use `start`).
+
+    Tried again when Incus could not start it at all (see `never_started`)."""
+    for pause in (*RETRY_PAUSES, None):
+        out, err = bytearray(), bytearray()
+        with start(client, name, cmd, env=env, user=user, group=group, cwd=cwd,
+                   on_stdout=out.extend, on_stderr=err.extend) as session:
+            if stdin:
+                session.write(stdin)
+            session.close_stdin()
+            code = session.wait(timeout)
+        if pause is None or not never_started(code, bytes(out + err)):
+            break
+        time.sleep(pause)
     return ExecResult(bytes(out), bytes(err), code, session.error)
+
+
+# Incus reports -1 for a command it could not start: its forkexec helper died before
+# telling the daemon the attached pid ("Failed to retrieve PID of executing child
+# process"). Seen a few times an hour under parallel load; the command never ran, so a
+# retry is safe.
+NOT_STARTED = -1
+RETRY_PAUSES = (0.5, 1.0, 2.0)
+
+
+def never_started(code: int, output: bytes) -> bool:
+    return code == NOT_STARTED and not output
 
 
 def stream_writer(stream: IO[bytes]) -> Sink:

@@ -86,6 +86,8 @@ class Endpoint:
 
         No Origin header is sent: Incus rejects one that does not match its own address.
         Compression is off because exec streams are small and latency matters more.
+        Keepalive pings are off: once stdin has seen EOF, Incus stops reading that socket,
+        so pings go unanswered and the library would tear a healthy stream down.
         """
         from websockets.sync.client import connect, unix_connect
 
@@ -93,10 +95,12 @@ class Endpoint:
             return unix_connect(
                 self.socket_path, f"ws://localhost{path}",
                 compression=None, max_size=WS_MAX_MESSAGE, open_timeout=30, close_timeout=5,
+                ping_interval=None,
             )
         return connect(
             f"wss://{self.netloc}{path}", ssl=self.ssl_context(), proxy=None,
             compression=None, max_size=WS_MAX_MESSAGE, open_timeout=30, close_timeout=5,
+            ping_interval=None,
         )
 
     @property
