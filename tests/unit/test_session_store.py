@@ -69,3 +69,14 @@ def test_damaged_record_hides_only_itself(tmp_path: Path) -> None:
     bad_dir.mkdir(parents=True)
     (bad_dir / "metadata.json").write_text("{oops")
     assert store.all() == [good]
+
+
+def test_the_session_lock_has_one_path_per_session(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    rec = record()
+    path = store.lock_path("claude", rec.session_id)
+    assert path == tmp_path / "locks" / f"session-claude-{rec.session_id}.lock"
+    with store.lock("claude", rec.session_id):
+        assert path.exists()
+    with pytest.raises(UsageError):
+        store.lock_path("claude", "../x")

@@ -47,11 +47,13 @@ class SessionStore:
     def state_dir(self, tool: str, session_id: str) -> Path:
         return self.session_dir(tool, session_id) / STATE
 
+    def lock_path(self, tool: str, session_id: str) -> Path:
+        check_session_id(session_id)
+        return self.root / "locks" / f"session-{tool}-{session_id}.lock"
+
     @contextlib.contextmanager
     def lock(self, tool: str, session_id: str, timeout: float = 120.0) -> Iterator[None]:
-        check_session_id(session_id)
-        path = self.root / "locks" / f"session-{tool}-{session_id}.lock"
-        with file_lock(path, timeout=timeout, owner=self.owner):
+        with file_lock(self.lock_path(tool, session_id), timeout=timeout, owner=self.owner):
             yield
 
     def write(self, record: SessionRecord) -> None:

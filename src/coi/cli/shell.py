@@ -1,0 +1,109 @@
+"""`coi shell` (also plain `coi`): an interactive AI coding session in a container."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from coi.cli import render
+from coi.cli.options import session_options
+from coi.errors import UsageError
+
+if TYPE_CHECKING:
+    from coi.incus.client import Client
+    from coi.session.plan import SessionFlags, SessionPlan
+    from coi.session.record import SessionRecord
+    from coi.session.start import Started
+    from coi.session.store import SessionStore
+    from coi.session.terminal import AfterAttach
+
+EPILOG = """\b
+Examples:
+  coi shell                         Claude Code in this directory's container
+  coi shell --tool opencode         another tool
+  coi shell --persistent            keep the container (installed packages) afterwards
+  coi shell --resume                continue this workspace's newest session
+  coi shell --resume=ID             continue session ID (see `coi list --all`)
+  coi shell --background            start detached; `coi attach` joins it
+\b
+Leave with `exit` (the tool, then the shell), or detach with Ctrl-b d. The session's data
+is saved when it ends and every few minutes meanwhile ([session] save_interval_minutes)."""
+
+
+@click.command(epilog=EPILOG)
+@session_options
+@click.option("--background", is_flag=True, help="Start detached; attach with `coi attach`.")
+@click.option("--debug", is_flag=True, help="Run bash instead of the tool.")
+def shell(flags: SessionFlags, background: bool) -> None:
+    """Start an interactive AI coding session (the tool runs in tmux in the container)."""
+    from coi.incus import connect
+    from coi.session import plan as planning
+    from coi.session.env import sanitize_term
+    from coi.session.start import Reporter, Terminal, start_shell
+    from coi.session.store import SessionStore
+
+    plan = planning.make_plan(flags, planning.load(flags))
+    if not background and not sys.stdin.isatty():
+        raise UsageError("coi shell needs a terminal",
+                         hint="start it with --background and `coi attach` later, or use "
+                              "`coi run --prompt` in scripts")
+    store = SessionStore(plan.coi_home, plan.owner)
+    size = shutil.get_terminal_size()
+    terminal = Terminal(sanitize_term(os.environ.get("TERM")), size.columns, size.lines)
+    with connect(plan.remote or None, plan.project) as client:
+        started = start_shell(client, plan, store, terminal=terminal,
+                              say=Reporter(progress=_progress, notice=_notice))
+        if background:
+            render.line(_background_text(started))
+            return
+        after = _attach(client, plan, store, started, terminal.term)
+    render.line(ended_text(started.record, after))
+
+
+def _notice(text: str) -> None:
+    render.line(f"coi: {text}", err=True)
+
+
+def _progress(text: str) -> None:
+    if render.is_tty(sys.stderr):
+        render.line(f"coi: {text}", err=True)
+
+
+def _attach(client: Client, plan: SessionPlan, store: SessionStore, started: Started,
+            term: str) -> AfterAttach:
+    from coi.session import tmux
+    from coi.session.terminal import after_attach, run_terminal
+
+    name = started.record.container
+    env = {**tmux.base_env(plan.home, plan.code_user), "TERM": term}
+    run_terminal(tmux.incus_exec_argv(name, tmux.attach_argv(name), uid=plan.code_uid,
+                                      env=env, remote=plan.remote, project=client.project))
+    return after_attach(client, store, started.record, coi_home=plan.coi_home,
+                        uid=plan.code_uid, home=plan.home)
+
+
+def _background_text(started: Started) -> str:
+    record = started.record
+    verb = "Resumed" if started.resumed else "Started"
+    return (f"{verb} session {record.session_id} in the background in {record.container}.\n"
+            f"Attach with: coi attach {record.container}")
+
+
+def ended_text(record: SessionRecord, after: AfterAttach) -> str:
+    """What the user reads when the terminal comes back to them."""
+    if after.detached:
+        return (f"Detached; session {record.session_id} keeps running in {record.container}."
+                f"\nReturn with: coi attach {record.container}")
+    final = after.record or record
+    lines = [f"Session {final.session_id} ended"
+             + (" and saved." if final.has_state else " (nothing to save).")]
+    if final.persistent:
+        lines.append(f"Container {final.container} kept (persistent); "
+                     "`coi shell --persistent` reuses it.")
+    if final.has_state:
+        lines.append(f"Resume with: coi shell --resume={final.session_id}")
+    return "\n".join(lines)

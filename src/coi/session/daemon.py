@@ -1,0 +1,97 @@
+"""Starting the supervisor as a detached process, and detaching once inside it.
+
+`spawn` runs `python -m coi _supervise …` in a new session (setsid), stdin from
+/dev/null, stdout and stderr to the log file, passing it the run lock's descriptor and
+the write end of a "ready" pipe. That process forks once more and exits (so it is never
+a zombie of `coi shell`, and as a non-leader can never gain a controlling terminal); the
+grandchild is the supervisor. `spawn` returns once it says "ready <pid>" on the pipe.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from coi.errors import CoiError
+from coi.session.supervisor import SupervisorSpec
+from coi.state import make_dirs
+
+READY_TIMEOUT = 20.0
+
+
+def spec_args(spec: SupervisorSpec) -> list[str]:
+    args = ["--container", spec.container, "--session", spec.session_id, "--tool", spec.tool,
+            "--coi-home", str(spec.coi_home), "--log", str(spec.log_path),
+            "--project", spec.project, "--code-uid", str(spec.code_uid), "--home", spec.home,
+            "--save-interval", repr(spec.save_interval),
+            "--shutdown-timeout", str(spec.shutdown_timeout)]
+    if spec.remote:
+        args += ["--remote", spec.remote]
+    if spec.owner is not None:
+        args += ["--owner", f"{spec.owner[0]}:{spec.owner[1]}"]
+    return args
+
+
+def spawn(spec: SupervisorSpec, lock_fd: int) -> int:
+    """Start the supervisor, handing it `lock_fd`; return its pid once it is ready."""
+    make_dirs(spec.log_path.parent, spec.owner)
+    read_end, write_end = os.pipe()
+    argv = [sys.executable, "-m", "coi", "_supervise", *spec_args(spec),
+            "--lock-fd", str(lock_fd), "--ready-fd", str(write_end)]
+    try:
+        with open(spec.log_path, "ab") as log:
+            if spec.owner is not None:
+                os.fchown(log.fileno(), *spec.owner)
+            child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                     pass_fds=(lock_fd, write_end), start_new_session=True,
+                                     cwd="/")
+        os.close(write_end)
+        write_end = -1
+        child.wait(timeout=READY_TIMEOUT)  # the first process exits once it has forked
+        message = _read_ready(read_end, READY_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CoiError(f"the session supervisor did not start: {exc}",
+                       hint=f"see {spec.log_path}") from exc
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
+    parts = message.split()
+    if len(parts) != 2 or parts[0] != b"ready":
+        raise CoiError("the session supervisor did not start", hint=f"see {spec.log_path}")
+    return int(parts[1])
+
+
+def _read_ready(fd: int, timeout: float) -> bytes:
+    """Read until EOF or a full line (the supervisor keeps running after it writes)."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while b"\n" not in data:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        chunk = os.read(fd, 256)
+        if not chunk:
+            break
+        data += chunk
+    return data.strip()
+
+
+def detach() -> None:
+    """In the `_supervise` process: fork, and let the parent exit at once."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.chdir("/")
+
+
+def signal_ready(fd: int) -> None:
+    os.write(fd, f"ready {os.getpid()}\n".encode())
+    os.close(fd)
+
+
+def log_path(logs_dir: Path, container: str) -> Path:
+    return logs_dir / f"supervisor-{container}.log"
