@@ -38,6 +38,7 @@ class Bench:
         self.image = image
         self.home = root / "home"
         self.workspace = root / "project"
+        self.workspace.parent.mkdir(exist_ok=True)
         self.prefix = f"coi-mb{uuid.uuid4().hex[:6]}-"
         config = self.home / ".config" / "coi" / "config.toml"
         config.parent.mkdir(parents=True)
@@ -201,7 +202,9 @@ def main() -> int:
             wall, codes = bench_parallel(bench)
             results.append(row("10 x coi run -- true in parallel (wall)", [wall], None,
                                exit_codes=codes))
-            listing, request = bench_list(bench, args.list_runs)
+            # Own prefix: the parallel runs' containers may still be going away.
+            listing, request = bench_list(Bench(args.image, Path(tmp) / "list"),
+                                          args.list_runs)
             results += [row("coi list, 10 running containers", listing, 0.2),
                         row("  its daemon request alone (recursion=2)", request, None)]
         finally:

@@ -10,7 +10,7 @@ import pytest
 
 from coi.incus.client import Client
 from coi.session import runlock
-from tests.integration.lifecycle_helpers import Sandbox, sandbox
+from tests.integration.test_lifecycle_helpers import Sandbox, sandbox
 
 pytestmark = pytest.mark.slow
 
