@@ -61,8 +61,18 @@ def test_claude_has_the_flags_the_adapter_uses(incus: Client, coi_container: str
 def test_opencode_has_the_flags_and_data_dir_the_adapter_uses(incus: Client,
                                                               coi_container: str) -> None:
     assert run(incus, coi_container, "opencode --version").strip()
-    help_text = run(incus, coi_container, "opencode --help")
-    for word in ("--continue", "--session", "run"):
-        assert word in help_text, f"opencode --help does not mention {word}"
+    # opencode prints its help on stderr.
+    help_text = run(incus, coi_container, "opencode --help 2>&1")
+    run_help = run(incus, coi_container, "opencode run --help 2>&1")
+    opencode = get_tool("opencode")
+    interactive = {*opencode.start_argv("opencode", "ID", bypass=True),
+                   *opencode.resume_argv("opencode", "ID", bypass=True),
+                   *opencode.resume_argv("opencode", None, bypass=True)}
+    for flag in sorted(f for f in interactive if f.startswith("-")):
+        assert flag in help_text, f"opencode --help does not mention {flag}"
+    headless = opencode.headless_argv("opencode", "P", bypass=True)
+    assert headless[1] == "run", headless
+    for flag in sorted(f for f in headless if f.startswith("-")):
+        assert flag in run_help, f"opencode run --help does not mention {flag}"
     state = get_tool("opencode").state_dir
     run(incus, coi_container, f"opencode --version >/dev/null; test -d ~/{state}")
