@@ -26,6 +26,7 @@ from coi.errors import IncusError, NotFound
 from coi.incus import exec as incus_exec
 from coi.incus import instances
 from coi.incus.client import Client
+from coi.session.isolation import release
 from coi.session.record import SessionRecord
 from coi.session.runlock import is_supervised
 from coi.session.store import SessionStore
@@ -56,7 +57,7 @@ class Sandbox:
         base = {k: v for k, v in os.environ.items()
                 if not k.startswith(("COI_", "SUDO_", "PYTEST_"))}
         base.update(HOME=str(self.home), COI_CONTAINER_PREFIX=self.prefix,
-                    COI_IMAGE=self.image, COI_NETWORK="open", TERM="xterm-256color")
+                    COI_IMAGE=self.image, TERM="xterm-256color")
         base.update(extra)
         return base
 
@@ -141,6 +142,8 @@ def _clean(box: Sandbox) -> None:
             instances.delete(box.client, name, force=True, missing_ok=True)
     for name in names:
         _stop_supervisor(box, name)
+    for name in names:  # rules and protected-path mounts of what was force-deleted
+        release(box.coi_home, name)
 
 
 def _stop_supervisor(box: Sandbox, name: str) -> None:

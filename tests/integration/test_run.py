@@ -71,7 +71,7 @@ def test_usage_errors_stay_2(box: Sandbox) -> None:
 def test_ten_at_once_get_ten_slots(box: Sandbox) -> None:
     def one(_: int) -> subprocess.CompletedProcess[bytes]:
         # Long enough that all ten overlap: a finished run's slot may be taken again.
-        return box.coi("run", "--", "sh", "-c", "hostname; sleep 6", timeout=180)
+        return box.coi("run", "--", "sh", "-c", "hostname; sleep 15", timeout=180)
 
     with ThreadPoolExecutor(10) as pool:
         results = list(pool.map(one, range(10)))

@@ -19,7 +19,7 @@ from coi.cli.main import cli
 from coi.cli.options import session_options
 from coi.errors import IncusError, NotFound, PolicyError, UsageError
 from coi.session import plan as planning
-from coi.session.mounts import Mount, parse_mount, storage_mount
+from coi.session.mounts import extra_mounts, parse_mount, storage_source
 from coi.session.plan import SessionFlags
 from coi.session.runner import RunResult
 
@@ -61,41 +61,53 @@ def test_repeatable_and_plain_flags() -> None:
 def test_mount_forms(tmp_path: Path) -> None:
     src = tmp_path / "data"
     src.mkdir()
+    assert parse_mount(f"{src}:/data", cwd="/") == (str(src), "/data", False)
+    assert parse_mount("data:/data:ro", cwd=str(tmp_path)) == (str(src), "/data", True)
+    assert parse_mount(f"{src}:/data:rw", cwd="/")[2] is False
+
+
+def mounts_of(spec: str, tmp_path: Path, storage: str | None = None) -> dict[str, Any]:
     home = tmp_path / "home"
-    assert parse_mount(f"{src}:/data", cwd="/", home=home) == Mount(str(src), "/data")
-    assert parse_mount("data:/data:ro", cwd=str(tmp_path), home=home) == Mount(
-        str(src), "/data", readonly=True)
-    assert parse_mount(f"{src}:/data:rw", cwd="/", home=home).readonly is False
-    assert Mount(str(src), "/d", True).device() == {"type": "disk", "source": str(src),
-                                                     "path": "/d", "readonly": "true"}
+    return extra_mounts([parse_mount(spec, cwd=str(tmp_path))] if spec else [], storage,
+                        home=home, coi_home=home / ".coi", workspace=str(tmp_path / "ws"),
+                        protected=[".git/hooks"], storage_dir=home / ".coi" / "storage")
 
 
 @pytest.mark.parametrize("spec,error", [
-    ("nocolon", UsageError), ("/a:/b:rx", UsageError), ("{src}:relative", UsageError),
-    ("{src}:/", UsageError), ("{src}:/workspace", UsageError), ("{src}:/x/../y", UsageError),
-    ("{tmp}/missing:/m", UsageError), ("/:/host", PolicyError), ("{home}:/h", PolicyError),
+    ("nocolon", UsageError), ("/a:/b:rx", UsageError), ("{src}:relative", PolicyError),
+    ("{src}:/", PolicyError), ("{src}:/workspace", PolicyError),
+    ("{tmp}/missing:/m", PolicyError), ("/:/host", PolicyError), ("{home}:/h", PolicyError),
     ("{tmp}:/h", PolicyError), ("{home}/.ssh:/k", PolicyError),
-    ("{home}/.ssh/keys:/k", PolicyError),
+    ("{home}/.ssh/keys:/k", PolicyError), ("{home}/.coi:/c", PolicyError),
+    ("{tmp}/ws/.git/hooks:/h", PolicyError),
 ])
 def test_unsafe_or_malformed_mounts_are_refused(tmp_path: Path, spec: str,
                                                 error: type[Exception]) -> None:
     home = tmp_path / "home"
     (home / ".ssh" / "keys").mkdir(parents=True)
+    (home / ".coi").mkdir()
+    (tmp_path / "ws" / ".git" / "hooks").mkdir(parents=True)
     (tmp_path / "src").mkdir()
-    text = spec.format(src=tmp_path / "src", tmp=tmp_path, home=home)
     with pytest.raises(error):
-        parse_mount(text, cwd=str(tmp_path), home=home)
+        mounts_of(spec.format(src=tmp_path / "src", tmp=tmp_path, home=home), tmp_path)
+
+
+def test_mount_devices(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    assert mounts_of(f"{tmp_path}/data:/d:ro", tmp_path) == {"mount-0": {
+        "type": "disk", "source": str(tmp_path / "data"), "path": "/d", "readonly": "true"}}
 
 
 def test_storage_names_live_under_the_storage_dir(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    mount = storage_mount("cache", storage_dir=tmp_path / "storage", cwd="/", home=home)
-    assert mount == Mount(str(tmp_path / "storage" / "cache"), "/storage")
-    assert (tmp_path / "storage" / "cache").is_dir()
-    explicit = storage_mount(str(tmp_path / "mine"), storage_dir=tmp_path, cwd="/", home=home)
-    assert explicit.source == str(tmp_path / "mine")
+    storage = tmp_path / "home" / ".coi" / "storage"
+    source = storage_source("cache", storage_dir=storage, cwd="/")
+    assert source == str(storage / "cache") and (storage / "cache").is_dir()
+    assert mounts_of("", tmp_path, source) == {"storage": {
+        "type": "disk", "source": source, "path": "/storage", "readonly": "false"}}
+    explicit = storage_source(str(tmp_path / "mine"), storage_dir=storage, cwd="/")
+    assert explicit == str(tmp_path / "mine")
     with pytest.raises(UsageError):
-        storage_mount("a/../../x", storage_dir=tmp_path / "storage", cwd="/", home=home)
+        storage_source("a/../../x", storage_dir=storage, cwd="/")
 
 
 # -- the plan -----------------------------------------------------------------------------
@@ -132,10 +144,24 @@ def test_dummy_binary_and_test_interval(tmp_path: Path, env: dict[str, str]) -> 
     assert (plan.tool.name, plan.binary, plan.save_interval) == ("claude", "dummy", 0.5)
 
 
-def test_network_modes_not_enforced_yet_are_refused(tmp_path: Path, env: dict[str, str]) -> None:
-    for mode in (None, "restricted", "allowlist"):
-        with pytest.raises(PolicyError, match="not enforced by this version of coi yet"):
-            make(SessionFlags(workspace=str(tmp_path / "ws"), network=mode), env)
+def test_plan_network_policy_and_limits(tmp_path: Path, env: dict[str, str]) -> None:
+    ws = str(tmp_path / "ws")
+    plan = make(SessionFlags(workspace=ws), env)
+    assert plan.network_policy.mode == "restricted"
+    assert "api.anthropic.com" in {d.host for d in plan.network_policy.allowlist}
+    flags = SessionFlags(workspace=ws, network="allowlist", tool="dummy",
+                         limits=(("processes", 50), ("duration", "20s")))
+    plan = make(flags, env)
+    assert plan.network_policy.mode == "allowlist"
+    assert plan.config.limits.processes == 50 and plan.duration == 20
+
+
+def test_home_and_secrets_are_refused_as_workspace(tmp_path: Path,
+                                                   env: dict[str, str]) -> None:
+    (tmp_path / "home" / ".ssh").mkdir()
+    for bad in (tmp_path / "home", tmp_path / "home" / ".ssh", Path("/etc")):
+        with pytest.raises(PolicyError, match="as a workspace"):
+            make(SessionFlags(workspace=str(bad)), env)
 
 
 def test_a_missing_workspace_is_a_usage_error(tmp_path: Path, env: dict[str, str]) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from coi.errors import UsageError
 from coi.session import tmux
-from coi.session.env import parse_env_pairs, sanitize_term, tool_env
+from coi.session.env import parse_env_pairs, sanitize_term
 
 
 def test_new_session_wraps_the_tool_and_installs_the_hook() -> None:
@@ -62,12 +62,3 @@ def test_env_pairs() -> None:
     for bad in ("=1", "1A=2", "A-B=3"):
         with pytest.raises(UsageError, match="--env"):
             parse_env_pairs([bad], host)
-
-
-def test_tool_env_has_nothing_from_the_host_unless_asked() -> None:
-    host = {"SECRET": "s", "KEEP": "k", "PATH": "/host/bin"}
-    env = tool_env(home="/home/code", user="code", config_env={"RUST_BACKTRACE": "1"},
-                   forward=["KEEP", "ABSENT"], host=host, extra={"RUST_BACKTRACE": "full"})
-    assert env == {"HOME": "/home/code", "USER": "code", "LOGNAME": "code",
-                   "LANG": "en_US.UTF-8", "IS_SANDBOX": "1", "KEEP": "k",
-                   "RUST_BACKTRACE": "full"}

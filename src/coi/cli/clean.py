@@ -10,6 +10,9 @@ import click
 from coi.cli import render
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from coi.incus.client import Client
     from coi.session.sweep import CleanPlan, CleanReport
 
 JSON_HELP = """\b
@@ -54,6 +57,8 @@ def clean(*, everything: bool, sessions: bool, orphans: bool, dry_run: bool, for
         containers = list_session_containers(client, env.prefix)
         plan = plan_clean(containers, env.store, backend.in_use, options)
         if dry_run or plan.empty:
+            if not dry_run:
+                _sweep(client, env.coi_home, as_json)
             _show(plan, None, dry_run, as_json)
             return
         if not _confirmed(plan, force):
@@ -62,12 +67,29 @@ def clean(*, everything: bool, sessions: bool, orphans: bool, dry_run: bool, for
             return
         timeout = env.loaded.config.session.shutdown_timeout_sec
         report = execute(plan, backend, env.store, backend.in_use, timeout)
+        _sweep(client, env.coi_home, as_json)
     _show(plan, report, False, as_json)
     if report.failures:
         from coi.errors import CoiError
 
         raise CoiError(f"{len(report.failures)} container(s) kept: session data not saved",
                        hint="see the lines above; `coi clean` tries again")
+
+
+def _sweep(client: Client, coi_home: Path, as_json: bool) -> None:
+    """Network rules and protected-path mounts of containers no longer running
+    (coi.session.isolation.sweep); what it did goes to stderr."""
+    from coi.session.isolation import sweep
+
+    swept = sweep(client, coi_home)
+    if as_json:
+        return
+    for name in swept.rules_removed:
+        render.line(f"coi: removed the network rules of {name}", err=True)
+    for name in swept.protections_released:
+        render.line(f"coi: released the protected paths of {name}", err=True)
+    for note in swept.notes:
+        render.warn(note)
 
 
 def _confirmed(plan: CleanPlan, force: bool) -> bool:

@@ -114,12 +114,23 @@ def act_on(names: Sequence[str], everything: bool, *, force: bool, verb: str,
         for target in targets:
             if not as_json and render.is_tty(sys.stderr):
                 render.line(f"{verb.capitalize()}: {target.name}…", err=True)
-            outcomes.append(act(backend, env.store, target))
+            outcomes.append(_released(act(backend, env.store, target), env.coi_home))
     show_outcomes(outcomes, as_json)
     failed = [o for o in outcomes if o.failed]
     if failed:
         raise CoiError(f"{len(failed)} of {len(outcomes)} container(s) failed: "
                        f"{', '.join(o.container for o in failed)}")
+
+
+def _released(outcome: Outcome, coi_home: Path) -> Outcome:
+    """Once a container is stopped or deleted, its isolation goes (rules, mounts)."""
+    from dataclasses import replace
+
+    from coi.session.isolation import release
+
+    if outcome.action not in ("deleted", "stopped"):
+        return outcome
+    return replace(outcome, notes=(*outcome.notes, *release(coi_home, outcome.container)))
 
 
 def _confirmed(targets: Sequence[SessionContainer], verb: str, force: bool,

@@ -42,7 +42,25 @@ _OPTIONS = [
     click.option("--network", type=click.Choice(NETWORK_MODES),
                  help="Network mode (default: restricted)."),
     click.option("--tool", type=click.Choice(TOOLS), help="AI tool (default: claude)."),
+    click.option("--writable-git-hooks", is_flag=True,
+                 help="Do not protect .git/hooks and the other protected paths "
+                      "(see docs/security.md)."),
 ]
+# --limit-* flag -> `[limits]` key (docs/security.md, "Resource limits").
+LIMITS: list[tuple[str, str, Any, str]] = [
+    ("--limit-cpu", "cpu", str, "CPUs: a count (2) or a set (0-3,6)."),
+    ("--limit-cpu-allowance", "cpu_allowance", str, "CPU time: 50% (soft) or 25ms/100ms."),
+    ("--limit-memory", "memory", str, "Memory, e.g. 2GiB."),
+    ("--limit-memory-swap", "memory_swap", click.BOOL,
+     "Allow swap (false needs --limit-memory)."),
+    ("--limit-disk-read", "disk_read", str, "Root disk read rate, e.g. 50MB or 1000iops."),
+    ("--limit-disk-write", "disk_write", str, "Root disk write rate, e.g. 50MB."),
+    ("--limit-processes", "processes", click.IntRange(min=1), "Maximum processes."),
+    ("--limit-duration", "duration", str,
+     "Stop the session after this long (2h, 45m, 1h30m, 20s); saved first."),
+]
+_OPTIONS += [click.option(flag, f"limit_{key}", type=kind, default=None, metavar="V", help=text)
+             for flag, key, kind, text in LIMITS]
 
 
 def session_options(func: F) -> F:
@@ -68,4 +86,10 @@ def _fold(kwargs: dict[str, Any]) -> SessionFlags:
         storage=kwargs.pop("storage"), mounts=tuple(kwargs.pop("mounts")),
         image=kwargs.pop("image"), network=kwargs.pop("network"), tool=kwargs.pop("tool"),
         debug=kwargs.pop("debug", False),
+        writable_git_hooks=kwargs.pop("writable_git_hooks"), limits=_limits(kwargs),
     )
+
+
+def _limits(kwargs: dict[str, Any]) -> tuple[tuple[str, object], ...]:
+    given = [(key, kwargs.pop(f"limit_{key}")) for _, key, _, _ in LIMITS]
+    return tuple((key, value) for key, value in given if value is not None)

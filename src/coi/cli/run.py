@@ -26,8 +26,10 @@ command's own `exit 127` reads the same); 2 for bad flags.
 \b
 The container is created fresh (one request), the workspace mounted at /workspace, the
 command run as the code user, and the container deleted afterwards, also on Ctrl-C.
-By default coi waits for the container's IPv4 address (about 0.3 s) so the network
-works from the command's first instruction; --no-wait-network skips that."""
+The network policy (restricted by default) is in place before the container starts and
+is proved from inside before the command runs, which waits for its IPv4 address; in open
+mode --no-wait-network skips that wait. --limit-duration kills the command when it runs
+out and exits 124, as timeout(1)."""
 
 
 class RunCommand(click.Command):
@@ -60,10 +62,14 @@ def run(ctx: click.Context, *, flags: SessionFlags, command: tuple[str, ...],
     request = RunRequest(command, prompt, tty and sys.stdin.isatty(), not no_wait_network)
     check_request(request)
     plan = planning.make_plan(flags, planning.load(flags))
+    for warning in plan.warnings:
+        render.warn(warning)
     store = SessionStore(plan.coi_home, plan.owner)
     streams = Streams(sys.stdin.buffer, sys.stdout.buffer, sys.stderr.buffer)
     with connect(plan.remote or None, plan.project) as client:
         result = run_in_container(client, plan, store, request, streams=streams)
+    for warning in result.warnings:
+        render.warn(warning)
     if result.note:
         render.warn(result.note)
     if result.record is not None and result.record.has_state:

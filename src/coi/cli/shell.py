@@ -47,6 +47,8 @@ def shell(flags: SessionFlags, background: bool) -> None:
     from coi.session.store import SessionStore
 
     plan = planning.make_plan(flags, planning.load(flags))
+    for warning in plan.warnings:
+        render.warn(warning)
     if not background and not sys.stdin.isatty():
         raise UsageError("coi shell needs a terminal",
                          hint="start it with --background and `coi attach` later, or use "

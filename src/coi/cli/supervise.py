@@ -30,12 +30,14 @@ def _owner(value: str | None) -> tuple[int, int] | None:
 @click.option("--save-interval", type=float, default=300.0)
 @click.option("--shutdown-timeout", type=int, default=60)
 @click.option("--owner", default=None)
+@click.option("--network", default="")
+@click.option("--duration", type=float, default=0.0)
 @click.option("--lock-fd", type=int, required=True)
 @click.option("--ready-fd", type=int, required=True)
 def supervise_command(*, container: str, session_id: str, tool: str, coi_home: Path,
                       log_path: Path, remote: str, project: str, code_uid: int, home: str,
                       save_interval: float, shutdown_timeout: int, owner: str | None,
-                      lock_fd: int, ready_fd: int) -> None:
+                      network: str, duration: float, lock_fd: int, ready_fd: int) -> None:
     """Look after one session until it ends (internal)."""
     import logging
 
@@ -46,7 +48,7 @@ def supervise_command(*, container: str, session_id: str, tool: str, coi_home: P
                           coi_home=coi_home, log_path=log_path, remote=remote,
                           project=project, code_uid=code_uid, home=home,
                           save_interval=save_interval, shutdown_timeout=shutdown_timeout,
-                          owner=_owner(owner))
+                          owner=_owner(owner), network=network, duration=duration)
     detach()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("coi.supervisor").info(

@@ -90,11 +90,14 @@ def profile_problems(profile: Mapping[str, Any]) -> list[str]:
     return found
 
 
-def check_profiles(client: Client, profiles: Sequence[str]) -> None:
-    """PolicyError if a profile the container will use undoes coi's isolation."""
+def check_profiles(client: Client, profiles: Sequence[str]) -> list[dict[str, Any]]:
+    """The profiles the container will use, as the daemon has them; PolicyError if one
+    undoes coi's isolation."""
     found: list[str] = []
-    for name in profiles:
-        found += profile_problems(client.get(f"/profiles/{name}", context=f"profile {name}"))
+    fetched = [client.get(f"/profiles/{name}", context=f"profile {name}") for name in profiles]
+    for profile in fetched:
+        found += profile_problems(profile)
     if found:
         raise PolicyError("; ".join(found), hint="coi refuses privileged containers and "
                           "host devices from profiles; fix the profile or use another one")
+    return fetched

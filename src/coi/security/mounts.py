@@ -45,16 +45,33 @@ def _overlaps(path: str, other: str) -> bool:
 
 
 def forbidden_sources(home: Path, coi_home: Path) -> list[tuple[str, str]]:
-    """(path, why) pairs a mount source may not overlap."""
+    """(path, why) pairs a mount source may not overlap. /root is another user's home,
+    except for root itself (whose home rules above then apply)."""
+    real_home = os.path.realpath(home)
     found = [(str(home / rel), "holds credentials or keys") for rel in HOME_SECRETS]
-    found += [(path, "holds host configuration or daemon sockets") for path in SYSTEM]
+    found += [(path, "holds host configuration or daemon sockets") for path in SYSTEM
+              if os.path.realpath(path) != real_home]
     found.append((str(coi_home), "is coi's own state (sessions, trust, audit logs)"))
     return [(os.path.realpath(p), why) for p, why in found]
 
 
 def check_source(host: str, home: Path, coi_home: Path, workspace: Path,
-                 protected: Iterable[str] = ()) -> Path:
-    """The resolved source, or PolicyError saying why it may not be mounted."""
+                 protected: Iterable[str] = (), *, exempt: Path | None = None) -> Path:
+    """The resolved source, or PolicyError saying why it may not be mounted. `exempt`
+    (coi's own storage dir) may lie inside coi's state."""
+    resolved, shown = _check_host(host, home, coi_home, exempt)
+    _check_workspace(resolved, shown, os.path.realpath(workspace), protected)
+    return Path(resolved)
+
+
+def check_workspace(workspace: str, home: Path, coi_home: Path) -> None:
+    """A workspace is mounted like an extra mount: the same host paths are refused
+    (`/`, your home itself, ~/.ssh, /etc, coi's state, ...)."""
+    _check_host(workspace, home, coi_home, None, what="use", as_what="as a workspace")
+
+
+def _check_host(host: str, home: Path, coi_home: Path, exempt: Path | None, *,
+                what: str = "mount", as_what: str = "") -> tuple[str, str]:
     if host == "~" or host.startswith("~/"):
         host = str(home) + host[1:]
     if not os.path.isabs(host):
@@ -63,13 +80,17 @@ def check_source(host: str, home: Path, coi_home: Path, workspace: Path,
     if not os.path.exists(resolved):
         raise PolicyError(f"mount source {host} does not exist")
     shown = host if resolved == host else f"{host} (-> {resolved})"
+    shown = f"{shown} {as_what}".strip()
     if resolved == "/" or resolved == os.path.realpath(home):
-        raise _refuse(shown, "would expose your whole home or system")
+        raise _refuse(shown, "would expose your whole home or system", what)
+    room = os.path.realpath(exempt) if exempt is not None else None
+    inside_exempt = room is not None and (resolved == room or resolved.startswith(room + "/"))
     for path, why in forbidden_sources(home, coi_home):
+        if inside_exempt and path == os.path.realpath(coi_home):
+            continue
         if _overlaps(resolved, path):
-            raise _refuse(shown, f"overlaps {path}, which {why}")
-    _check_workspace(resolved, shown, os.path.realpath(workspace), protected)
-    return Path(resolved)
+            raise _refuse(shown, f"overlaps {path}, which {why}", what)
+    return resolved, shown
 
 
 def _check_workspace(resolved: str, shown: str, workspace: str,
@@ -81,9 +102,9 @@ def _check_workspace(resolved: str, shown: str, workspace: str,
             raise _refuse(shown, f"overlaps the protected path {rel}")
 
 
-def _refuse(shown: str, why: str) -> PolicyError:
-    return PolicyError(f"refusing to mount {shown}: it {why}",
-                       hint="mount a narrower directory that holds only what the agent "
+def _refuse(shown: str, why: str, what: str = "mount") -> PolicyError:
+    return PolicyError(f"refusing to {what} {shown}: it {why}",
+                       hint=f"{what} a narrower directory that holds only what the agent "
                             "needs (copy files there if needed)")
 
 
@@ -100,8 +121,10 @@ def check_target(container: str) -> str:
 
 
 def validate(specs: Sequence[tuple[str, str, bool]], *, home: Path, coi_home: Path,
-             workspace: Path, protected: Iterable[str] = ()) -> list[ExtraMount]:
-    """Check (host, container, readonly) triples; refuse two mounts at one path."""
+             workspace: Path, protected: Iterable[str] = (),
+             exempt: Path | None = None) -> list[ExtraMount]:
+    """Check (host, container, readonly) triples; refuse two mounts at one path.
+    `exempt`: coi's storage dir (`--storage NAME`), which lives in coi's state."""
     result: list[ExtraMount] = []
     rels = list(protected)
     for host, container, readonly in specs:
@@ -109,7 +132,7 @@ def validate(specs: Sequence[tuple[str, str, bool]], *, home: Path, coi_home: Pa
         if any(_overlaps(target, m.container) for m in result):
             raise PolicyError(f"two mounts at or inside {target}",
                               hint="nested mounts are refused; use separate paths")
-        source = check_source(host, home, coi_home, workspace, rels)
+        source = check_source(host, home, coi_home, workspace, rels, exempt=exempt)
         result.append(ExtraMount(source, target, readonly))
     return result
 

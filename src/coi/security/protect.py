@@ -183,7 +183,10 @@ def _remove_placeholders(workspace: Path, created: list[dict[str, str]]) -> list
             except OSError:
                 kept.append(entry["rel"])
         elif _unchanged(target, bytes.fromhex(entry["content"])):
-            target.unlink()
+            try:
+                target.unlink()
+            except OSError:  # EBUSY: another session of the workspace has it mounted
+                kept.append(entry["rel"])
         elif os.path.lexists(target):
             kept.append(entry["rel"])
     return kept

@@ -4,6 +4,8 @@ Used by the supervisor when the tmux session ends or the container stops, and by
 shell`/`coi run` when they are interrupted while setting up. The order is the rule:
 the session's data is saved before the container may go; if saving fails the container
 is kept (stopped), so nothing is lost and `coi shutdown`/`coi clean` can try again.
+Once the container is stopped or gone, its isolation is released (network rules removed,
+protected-path mounts undone), never before.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coi.errors import CoiError, IncusError, NotFound
@@ -37,12 +40,23 @@ class CloseOptions:
     home: str = "/home/code"
     shutdown_timeout: int = 60
     save_attempts: int = 3
+    coi_home: Path | None = None  # given: release the container's isolation at the end
 
 
 def close_session(client: Client, store: SessionStore, record: SessionRecord, *,
                   running: bool, reason: str = "exit",
                   options: CloseOptions = CloseOptions()) -> Closed:
     """End `record`'s session whose container is `running` (or stopped)."""
+    closed = _close(client, store, record, running=running, reason=reason, options=options)
+    if options.coi_home is not None:
+        from coi.session.isolation import release
+
+        closed.notes += release(options.coi_home, record.container)
+    return closed
+
+
+def _close(client: Client, store: SessionStore, record: SessionRecord, *, running: bool,
+           reason: str, options: CloseOptions) -> Closed:
     try:
         saved = _save(client, store, record, options.save_attempts)
     except NotFound:

@@ -15,14 +15,14 @@ from coi.errors import IncusNotFound, NotFound
 from coi.incus.client import quote
 from coi.session.listing import KEY_IMAGE, KEY_PERSISTENT, KEY_SESSION, KEY_TOOL, KEY_WORKSPACE
 from coi.session.ownership import OwnerMapping
-from coi.session.paths import WORKSPACE
 
 if TYPE_CHECKING:
     from coi.incus.client import Client
+    from coi.session.isolation import Guard
     from coi.session.plan import SessionPlan
 
 # Keys of the definition coi owns: rewritten on reuse (others, e.g. volatile.*, stay).
-MANAGED_PREFIXES = ("raw.idmap", "raw.seccomp", "security.", "user.coi.")
+MANAGED_PREFIXES = ("raw.idmap", "raw.seccomp", "security.", "user.coi.", "limits.")
 
 
 @dataclass(frozen=True)
@@ -32,19 +32,17 @@ class Definition:
 
 
 def definition(plan: SessionPlan, mapping: OwnerMapping, session_id: str,
-               persistent: bool) -> Definition:
+               persistent: bool, guard: Guard) -> Definition:
+    """Everything the container is made of: security and limit keys, the owner mapping,
+    coi's labels; the NIC, the (protected) workspace, the root disk and extra mounts."""
     config = {
-        **plan.security, **plan.network, **mapping.config(), KEY_WORKSPACE: plan.workspace,
+        **plan.security, **guard.config, **mapping.config(), KEY_WORKSPACE: plan.workspace,
         KEY_PERSISTENT: "true" if persistent else "false", KEY_IMAGE: plan.image,
     }
     if session_id:  # a plain `coi run` has no session (no tool state to save)
         config |= {KEY_SESSION: session_id, KEY_TOOL: plan.tool.name}
     # No `shift`: raw.idmap maps the workspace owner to code exactly (see ownership.py).
-    devices = {"workspace": {"type": "disk", "source": plan.workspace, "path": WORKSPACE}}
-    for index, mount in enumerate(plan.mounts):
-        name = "storage" if mount.target == "/storage" else f"mount-{index}"
-        devices[name] = mount.device()
-    return Definition(config, devices)
+    return Definition(config, {**guard.devices, **plan.mounts})
 
 
 def check_image(client: Client, image: str) -> None:

@@ -28,7 +28,10 @@ def spec_args(spec: SupervisorSpec) -> list[str]:
             "--coi-home", str(spec.coi_home), "--log", str(spec.log_path),
             "--project", spec.project, "--code-uid", str(spec.code_uid), "--home", spec.home,
             "--save-interval", repr(spec.save_interval),
-            "--shutdown-timeout", str(spec.shutdown_timeout)]
+            "--shutdown-timeout", str(spec.shutdown_timeout),
+            "--duration", repr(spec.duration)]
+    if spec.network:
+        args += ["--network", spec.network]
     if spec.remote:
         args += ["--remote", spec.remote]
     if spec.owner is not None:

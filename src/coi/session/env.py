@@ -1,8 +1,7 @@
-"""The environment the tool sees: nothing from the host unless asked for.
+"""Parsing `--env` and choosing a TERM the container knows.
 
-Only what the session needs (HOME, USER, LANG, PATH, a sanitised TERM, IS_SANDBOX), the
-config's `[defaults] environment`, the host variables named in `forward_env`, and
-`--env` values reach the container.
+The environment itself is built in one place, coi.security.credentials.container_env:
+nothing from the host unless asked for.
 """
 
 from __future__ import annotations
@@ -42,15 +41,3 @@ def parse_env_pairs(pairs: Iterable[str], host: Mapping[str, str]) -> dict[str, 
         elif name in host:
             result[name] = host[name]
     return result
-
-
-def tool_env(*, home: str, user: str, config_env: Mapping[str, str],
-             forward: Iterable[str], host: Mapping[str, str],
-             extra: Mapping[str, str]) -> dict[str, str]:
-    """The tool's environment, later entries winning: base, config, forwarded, --env."""
-    env = {"HOME": home, "USER": user, "LOGNAME": user, "LANG": "en_US.UTF-8",
-           "IS_SANDBOX": "1"}
-    env.update(config_env)
-    env.update({name: host[name] for name in forward if name in host})
-    env.update(extra)
-    return env

@@ -1,7 +1,10 @@
 """From flags and config to one checked SessionPlan: what `coi shell` and `coi run` do.
 
 Everything that can be refused without the daemon is refused here, before a container
-exists: an unknown tool, a network mode that cannot be enforced, a bad mount or --env.
+exists: an unknown tool, a bad allowlist, a limit the host cannot enforce, a workspace or
+mount that would expose host secrets, a bad --env. Values from an untrusted project file
+(`./.coi.toml` not pinned with `coi trust`) that would weaken security are dropped here,
+with a warning in `SessionPlan.warnings`.
 """
 
 from __future__ import annotations
@@ -12,14 +15,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from coi.config import ConfigContext, LoadedConfig, load_config
+from coi.config.model import Config
 from coi.errors import UsageError
+from coi.network.policy import NetworkPolicy
 from coi.session import env as session_env
-from coi.session.mounts import Mount, parse_mount, storage_mount
+from coi.session.mounts import extra_mounts, parse_mount, storage_source
 from coi.session.paths import container_home
 
 __all__ = ["SessionFlags", "SessionPlan", "container_home", "load", "make_plan", "project_of",
            "with_tool"]
-from coi.session.policy import SECURITY_CONFIG, apply_network_policy
 from coi.state import Owner
 from coi.tools import get_tool
 from coi.tools.base import Tool
@@ -44,10 +48,13 @@ class SessionFlags:
     network: str | None = None
     tool: str | None = None
     debug: bool = False
+    writable_git_hooks: bool = False
+    limits: tuple[tuple[str, object], ...] = ()  # (`[limits]` key, value) given as flags
 
     def config_flags(self) -> dict[str, object]:
         return {"defaults.image": self.image, "network.mode": self.network,
-                "tool.name": self.tool, "defaults.persistent": self.persistent}
+                "tool.name": self.tool, "defaults.persistent": self.persistent,
+                **{f"limits.{key}": value for key, value in self.limits}}
 
 
 @dataclass(frozen=True)
@@ -61,8 +68,9 @@ class SessionPlan:
     resume: str | None
     profile: str | None
     env: dict[str, str]
-    mounts: tuple[Mount, ...]
-    network: dict[str, str]  # config keys from the network policy
+    mounts: dict[str, dict[str, str]]  # extra mounts and storage, as disk devices
+    config: Config  # the effective config (untrusted weakening values dropped)
+    network_policy: NetworkPolicy
     bypass: bool
     debug: bool
     code_uid: int
@@ -77,6 +85,7 @@ class SessionPlan:
     save_interval: float
     shutdown_timeout: int
     flags: SessionFlags = field(default_factory=SessionFlags)
+    warnings: tuple[str, ...] = ()
 
     @property
     def home(self) -> str:
@@ -84,7 +93,16 @@ class SessionPlan:
 
     @property
     def security(self) -> dict[str, str]:
-        return dict(SECURITY_CONFIG)
+        from coi.security.credentials import instance_config
+
+        return instance_config()
+
+    @property
+    def duration(self) -> int | None:
+        """`--limit-duration` in seconds (None: no limit)."""
+        from coi.limits import parse_duration
+
+        return parse_duration(self.config.limits.duration)
 
 
 def load(flags: SessionFlags, environ: Mapping[str, str] | None = None) -> LoadedConfig:
@@ -95,38 +113,83 @@ def load(flags: SessionFlags, environ: Mapping[str, str] | None = None) -> Loade
 
 
 def make_plan(flags: SessionFlags, loaded: LoadedConfig,
-              environ: Mapping[str, str] | None = None) -> SessionPlan:
+               environ: Mapping[str, str] | None = None) -> SessionPlan:
     host = dict(os.environ if environ is None else environ)
-    cfg = loaded.config
-    workspace = _workspace(flags.workspace)
+    coi_home = loaded.home / ".coi"
+    cfg, warnings = _sanitised(flags, loaded, host, coi_home)
+    workspace = _workspace(flags.workspace, loaded.home, coi_home)
     if flags.slot is not None:
         check_slot(flags.slot)
     tool = get_tool(cfg.tool.name)
-    network = apply_network_policy(cfg.network.mode)
+    _check_limits(cfg)
+    policy = NetworkPolicy.from_config(cfg.network, tool.api_domains)
     owner = ConfigContext.from_environ(environ=host).owner
-    home_dir = loaded.home
-    mounts = tuple(parse_mount(m, cwd=os.getcwd(), home=home_dir) for m in flags.mounts)
-    if flags.storage:
-        mounts += (storage_mount(flags.storage, storage_dir=loaded.expand(cfg.paths.storage_dir),
-                                 cwd=os.getcwd(), home=home_dir,
-                                 owner=_storage_owner(workspace, owner)),)
     home = container_home(cfg.incus.code_user)
-    extra = session_env.parse_env_pairs(flags.env, host)
     return SessionPlan(
         workspace=workspace, tool=tool, binary=_binary(tool, cfg.tool.binary, host),
         image=cfg.defaults.image, persistent=cfg.defaults.persistent, slot=flags.slot,
         resume=flags.resume, profile=flags.profile,
-        env=session_env.tool_env(home=home, user=cfg.incus.code_user,
-                                 config_env=cfg.defaults.environment,
-                                 forward=cfg.defaults.forward_env, host=host, extra=extra),
-        mounts=mounts, network=network, bypass=cfg.tool.permission_mode == "bypass",
+        env=_environment(flags, cfg, host, home), config=cfg, network_policy=policy,
+        mounts=_mounts(flags, loaded, cfg, workspace, owner),
+        bypass=cfg.tool.permission_mode == "bypass",
         debug=flags.debug, code_uid=cfg.incus.code_uid, code_user=cfg.incus.code_user,
         remote=cfg.incus.remote, project=project_of(loaded), prefix=container_prefix(host),
-        coi_home=home_dir / ".coi", host_home=home_dir, owner=owner,
+        coi_home=coi_home, host_home=loaded.home, owner=owner,
         logs_dir=loaded.expand(cfg.paths.logs_dir),
         save_interval=_save_interval(cfg.session.save_interval_minutes, host),
         shutdown_timeout=cfg.session.shutdown_timeout_sec, flags=flags,
+        warnings=tuple(warnings),
     )
+
+
+def _sanitised(flags: SessionFlags, loaded: LoadedConfig, host: Mapping[str, str],
+               coi_home: Path) -> tuple[Config, list[str]]:
+    """The config minus what an untrusted project file may not weaken."""
+    from coi.security import untrusted
+
+    if not loaded.untrusted_keys():
+        return loaded.config, []
+    context = ConfigContext.from_environ(workspace=Path(workspace_path(flags.workspace)),
+                                         environ=dict(host))
+    base = untrusted.baseline(context, profile=flags.profile, flags=flags.config_flags())
+    result = untrusted.sanitise(loaded, base, coi_home)
+    return result.config, result.warnings()
+
+
+def _check_limits(cfg: Config) -> None:
+    from coi import limits
+
+    limits.validate(cfg.limits, limits.enforceable_limits())
+
+
+def _environment(flags: SessionFlags, cfg: Config, host: Mapping[str, str],
+                 home: str) -> dict[str, str]:
+    from coi.security.credentials import container_env
+
+    user = cfg.incus.code_user
+    return container_env(host, forward=cfg.defaults.forward_env,
+                         static=cfg.defaults.environment,
+                         explicit=session_env.parse_env_pairs(flags.env, host),
+                         tool={"HOME": home, "USER": user, "LOGNAME": user,
+                               "IS_SANDBOX": "1"})
+
+
+def _mounts(flags: SessionFlags, loaded: LoadedConfig, cfg: Config, workspace: str,
+            owner: Owner | None) -> dict[str, dict[str, str]]:
+    from coi.security import paths
+
+    if not flags.mounts and flags.storage is None:
+        return {}
+    cwd = os.getcwd()
+    storage_dir = loaded.expand(cfg.paths.storage_dir)
+    storage = None if flags.storage is None else storage_source(
+        flags.storage, storage_dir=storage_dir, cwd=cwd,
+        owner=_storage_owner(workspace, owner))
+    protected = ([p.rstrip("/") for p in paths.configured_paths(cfg)]
+                 if paths.protection_enabled(cfg, flags.writable_git_hooks) else [])
+    return extra_mounts([parse_mount(m, cwd=cwd) for m in flags.mounts], storage,
+                        home=loaded.home, coi_home=loaded.home / ".coi", workspace=workspace,
+                        protected=protected, storage_dir=storage_dir)
 
 
 def with_tool(plan: SessionPlan, name: str,
@@ -134,7 +197,9 @@ def with_tool(plan: SessionPlan, name: str,
     """The plan for another tool (resuming a session of that tool): its own binary."""
     tool = get_tool(name)
     host = os.environ if environ is None else environ
-    return replace(plan, tool=tool, binary=_binary(tool, "", host))
+    return replace(plan, tool=tool, binary=_binary(tool, "", host),
+                   network_policy=NetworkPolicy.from_config(plan.config.network,
+                                                            tool.api_domains))
 
 
 def project_of(loaded: LoadedConfig) -> str | None:
@@ -143,13 +208,14 @@ def project_of(loaded: LoadedConfig) -> str | None:
     return None if origin is None or origin.kind == "default" else loaded.config.incus.project
 
 
-def _workspace(raw: str) -> str:
+def _workspace(raw: str, home: Path, coi_home: Path) -> str:
+    from coi.security.mounts import check_workspace
+
     workspace = workspace_path(raw)
     if not os.path.isdir(workspace):
         raise UsageError(f"workspace {workspace} is not a directory",
                          hint="give an existing directory with -w PATH")
-    if workspace == "/":
-        raise UsageError("the host's root directory cannot be a workspace")
+    check_workspace(workspace, home, coi_home)
     return workspace
 
 

@@ -1,21 +1,28 @@
 """`coi run`: one command (or one headless prompt) in a fresh container, then gone.
 
-Fast path for a plain command: one create-and-start request for an Incus-ephemeral
-container, an optional wait for its IPv4 address, the exec, the workspace hand-back, and
-a forced stop that the daemon turns into the delete (coi does not wait for it: the stop
-takes ~0.7 s in the daemon whatever we do). With `--prompt` the tool runs headless as a
-real session: credentials copied in, state saved, container deleted after the save.
+Fast path for a plain command: isolation engaged (protected-path mounts, network rules),
+one create-and-start request for an Incus-ephemeral container, the isolation proved from
+inside (which waits for its IPv4 address), the exec, the workspace hand-back, and a
+forced stop that the daemon turns into the delete. coi waits for that stop (~0.7 s in
+the daemon) only when protected paths were mounted: they may be released only once
+nothing runs in the container any more. With `--prompt` the tool runs headless as a real
+session: credentials copied in, state saved, container deleted after the save.
+
+`--limit-duration`: when it runs out, every process in the container is killed and coi
+run exits 124, as timeout(1) does (a headless session is then saved and ended with
+reason "time-limit").
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, replace
+import threading
+from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING
 
 from coi.errors import CoiError, UsageError
-from coi.session import container, credentials, runlock
-from coi.session.acquire import acquire
+from coi.session import container, credentials, isolation, runlock
+from coi.session.acquire import Acquired, acquire
 from coi.session.boot import wait_network
 from coi.session.closing import CloseOptions, close_session
 from coi.session.ownership import reclaim_workspace
@@ -48,11 +55,15 @@ class Streams:
     stderr: IO[bytes]
 
 
+TIMED_OUT = 124  # as timeout(1)
+
+
 @dataclass
 class RunResult:
     exit_code: int
     record: SessionRecord | None = None
     note: str | None = None  # e.g. why a 127 probably means "command not found"
+    warnings: list[str] = field(default_factory=list)  # for the user, on stderr
 
 
 def check_request(request: RunRequest) -> None:
@@ -71,18 +82,57 @@ def run(client: Client, plan: SessionPlan, store: SessionStore, request: RunRequ
                   persistent=plan.persistent,
                   incus_ephemeral=record is None and not plan.persistent, progress=progress)
     result = RunResult(125)
+    timer = _Limit(client, got.name, plan.duration)
     try:
         if record is not None:
             record = replace(record, container=got.name, slot=got.slot,
                              persistent=plan.persistent, ended_at=None, end_reason=None)
             store.write(record)
+        isolation.prove(client, got.engaged)
+        result.warnings += got.engaged.warnings
         job = _prepare(client, plan, store, got.name, request=request, record=record)
-        result = _execute(client, job, request, streams)
+        timer.start()
+        result = _execute(client, job, request, streams, result.warnings)
+    except CoiError:
+        if not timer.fired:  # the kill at the time limit may cut the exec's stream
+            raise
     finally:
+        timer.cancel()
         with keyboard_signals_ignored():  # a second Ctrl-C must not cut clean-up short
-            result.record = _finish(client, plan, store, got.name, record)
+            reason = "time-limit" if timer.fired else "exit"
+            result.record = _finish(client, plan, store, got, record, reason=reason,
+                                    notes=result.warnings)
             runlock.release_for(got.run_lock, plan.coi_home, got.name)
+    if timer.fired:
+        result.exit_code = TIMED_OUT
+        result.warnings.append(f"--limit-duration ({plan.config.limits.duration}) ran out: "
+                               "the command was killed")
     return result
+
+
+class _Limit:
+    """`--limit-duration` for coi run: kill everything in the container when it ends."""
+
+    def __init__(self, client: Client, name: str, seconds: int | None) -> None:
+        self.fired = False
+        self._timer = threading.Timer(seconds or 0, self._kill, (client, name))
+        self._timer.daemon = True
+        self._armed = seconds is not None
+
+    def start(self) -> None:
+        if self._armed:
+            self._timer.start()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _kill(self, client: Client, name: str) -> None:
+        from coi.incus import exec as incus_exec
+
+        self.fired = True
+        with contextlib.suppress(CoiError):
+            incus_exec.run(client, name, ["sh", "-c", "kill -KILL -1"], user=0, group=0,
+                           timeout=30)
 
 
 def _headless_record(store: SessionStore, plan: SessionPlan) -> SessionRecord:
@@ -102,8 +152,8 @@ def _prepare(client: Client, plan: SessionPlan, store: SessionStore, name: str, 
     command = list(request.command)
     if record is not None and request.prompt is not None:
         command = _headless_setup(client, plan, store, record, request.prompt)
-    if request.wait_network:
-        wait_network(client, name)
+    if request.wait_network and not plan.network_policy.filtered:
+        wait_network(client, name)  # a filtered policy's proof waited for it already
     env = dict(plan.env)
     if request.tty:
         import os
@@ -130,42 +180,56 @@ def _headless_setup(client: Client, plan: SessionPlan, store: SessionStore,
                               resume=restored is not None)
 
 
-def _execute(client: Client, job: Prepared, request: RunRequest,
-             streams: Streams) -> RunResult:
+def _execute(client: Client, job: Prepared, request: RunRequest, streams: Streams,
+             warnings: list[str]) -> RunResult:
     from coi.ops import execute
 
     if request.tty:
         from coi.ops.terminal import run_pty
 
-        return RunResult(run_pty(client, job))
+        return RunResult(run_pty(client, job), warnings=warnings)
     done = execute.stream(client, job, streams.stdin, streams.stdout, streams.stderr)
-    return RunResult(done.exit_code, note=execute.silent_failure(job, done))
+    return RunResult(done.exit_code, note=execute.silent_failure(job, done),
+                     warnings=warnings)
 
 
-def _finish(client: Client, plan: SessionPlan, store: SessionStore, name: str,
-            record: SessionRecord | None) -> SessionRecord | None:
-    """Save (a headless session), hand workspace files back, then remove the container."""
+def _finish(client: Client, plan: SessionPlan, store: SessionStore, got: Acquired,
+            record: SessionRecord | None, *, reason: str,
+            notes: list[str]) -> SessionRecord | None:
+    """Save (a headless session), hand workspace files back, remove the container, then
+    release its isolation."""
+    name = got.name
     if record is not None:
         options = CloseOptions(code_uid=plan.code_uid, home=plan.home,
-                               shutdown_timeout=plan.shutdown_timeout)
-        return close_session(client, store, record, running=True, options=options).record
+                               shutdown_timeout=plan.shutdown_timeout, coi_home=plan.coi_home)
+        closed = close_session(client, store, record, running=True, reason=reason,
+                               options=options)
+        notes += closed.notes
+        return closed.record
     with contextlib.suppress(CoiError):
         reclaim_workspace(client, name, plan.code_uid)
     if plan.persistent:
         from coi.session.closing import stop_container
 
         stop_container(client, name, timeout=plan.shutdown_timeout)
+    elif got.engaged.guard.protection.active:
+        _kill(client, name, wait=True)
     else:
-        _kill_without_waiting(client, name)
+        _kill(client, name, wait=False)
+    notes += isolation.release(plan.coi_home, name)
     return None
 
 
-def _kill_without_waiting(client: Client, name: str) -> None:
+def _kill(client: Client, name: str, *, wait: bool) -> None:
     """Force-stop an Incus-ephemeral container: the daemon deletes it once stopped.
-    The request returns at once; waiting would only add the daemon's ~0.7 s stop."""
+    Without `wait` the request returns at once (waiting adds the daemon's ~0.7 s)."""
     from coi.incus.client import quote
 
+    body = {"action": "stop", "force": True, "timeout": -1}
     with contextlib.suppress(CoiError):
-        client.request("PUT", f"/instances/{quote(name)}/state",
-                       {"action": "stop", "force": True, "timeout": -1},
-                       context=f"stop {name}")
+        if wait:
+            client.sync("PUT", f"/instances/{quote(name)}/state", body, timeout=60,
+                        context=f"stop {name}")
+        else:
+            client.request("PUT", f"/instances/{quote(name)}/state", body,
+                           context=f"stop {name}")

@@ -2,8 +2,9 @@
 looked after by its supervisor.
 
 plan → image check → session record (new, or the resumed one) → container (slot,
-create or restart; run lock held) → metadata written → saved state restored →
-credentials copied in → boot finished → tmux session → supervisor (gets the run lock).
+isolation engaged, create or restart; run lock held) → metadata written → isolation
+proved from inside → saved state restored → credentials copied in → boot finished →
+tmux session → supervisor (gets the run lock).
 If anything fails or is interrupted before the supervisor runs, the container is closed
 as a session would be (saved first) and the error goes on.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coi.errors import CoiError
-from coi.session import container, credentials, runlock, tmux
+from coi.session import container, credentials, isolation, runlock, tmux
 from coi.session.acquire import Acquired, acquire
 from coi.session.boot import wait_booted
 from coi.session.closing import CloseOptions, close_session
@@ -84,6 +85,10 @@ def start_shell(client: Client, plan: SessionPlan, store: SessionStore, *,
                          image=plan.image, profile=plan.profile or record.profile,
                          ended_at=None, end_reason=None)
         store.write(record)
+        say.progress("checking the isolation from inside")
+        isolation.prove(client, got.engaged)
+        for warning in got.engaged.warnings:
+            say.notice(warning)
         saved = store.state_dir(record.tool, record.session_id)
         restored = saved if resumed is not None and saved.is_dir() else None
         _prepare(client, plan, record, restored=restored, terminal=terminal, say=say)
@@ -188,7 +193,10 @@ def _supervise(plan: SessionPlan, record: SessionRecord, got: Acquired, project:
         coi_home=plan.coi_home, log_path=log_path(plan.logs_dir, record.container),
         remote=plan.remote, project=project, code_uid=plan.code_uid,
         home=plan.home, save_interval=plan.save_interval,
-        shutdown_timeout=plan.shutdown_timeout, owner=plan.owner)
+        shutdown_timeout=plan.shutdown_timeout, owner=plan.owner,
+        network=isolation.network_spec(plan.config.network, plan.tool.api_domains,
+                                       got.engaged.guard.target.bridge.name),
+        duration=float(plan.duration or 0))
     return spawn(spec, got.run_lock)
 
 
@@ -198,7 +206,7 @@ def _abandon(client: Client, plan: SessionPlan, store: SessionStore,
     if not record.container:
         return
     options = CloseOptions(code_uid=plan.code_uid, home=plan.home,
-                           shutdown_timeout=plan.shutdown_timeout)
+                           shutdown_timeout=plan.shutdown_timeout, coi_home=plan.coi_home)
     with contextlib.suppress(CoiError, OSError), keyboard_signals_ignored():
         close_session(client, store, record, running=True, reason="interrupted",
                       options=options)

@@ -6,10 +6,13 @@ means "that lock is held". The supervisor lives in its own session (setsid, then
 fork), so killing `coi shell` or closing its terminal does not touch it. It
 
 - saves the tool's state every `save_interval` seconds,
+- in allowlist mode (or with a proxy hostname) re-resolves the hostnames every
+  `network.refresh_interval_minutes` and swaps the container's rules if they changed,
 - waits, without polling, for the tmux session to end or the container to stop
-  (coi.session.watch),
+  (coi.session.watch), or for `--limit-duration` to run out (end reason "time-limit"),
 - then saves, hands workspace files back, deletes the ephemeral container or stops the
-  persistent one, marks the session ended (coi.session.closing) and exits.
+  persistent one, releases its isolation (rules, protected-path mounts), marks the
+  session ended (coi.session.closing) and exits.
 
 It logs to `~/.coi/logs/supervisor-<container>.log` and keeps its run state in
 `~/.coi/run/<container>.json`. On SIGTERM it saves once and exits, leaving the container
@@ -30,6 +33,7 @@ from typing import TYPE_CHECKING
 from coi.errors import CoiError, CoiTimeout, NotFound
 from coi.session import runlock
 from coi.session.closing import CloseOptions, close_session
+from coi.session.isolation import Refresher
 from coi.session.paths import CODE_HOME, run_state_path
 from coi.session.record import now_iso
 from coi.session.runlock import is_supervised
@@ -66,10 +70,12 @@ class SupervisorSpec:
     save_interval: float = 300.0  # seconds between saves; 0: only at the end
     shutdown_timeout: int = 60
     owner: Owner | None = None
+    network: str = ""  # coi.session.isolation.network_spec: what to refresh
+    duration: float = 0.0  # seconds the session may run (--limit-duration); 0: no limit
 
     def close_options(self) -> CloseOptions:
         return CloseOptions(code_uid=self.code_uid, home=self.home,
-                            shutdown_timeout=self.shutdown_timeout)
+                            shutdown_timeout=self.shutdown_timeout, coi_home=self.coi_home)
 
 
 class _Terminated(Exception):
@@ -107,21 +113,66 @@ def supervise(spec: SupervisorSpec, ready: object = None, lock_fd: int | None = 
     return outcome
 
 
+class Timer:
+    """One periodic job: due every `period` seconds (None: never), from `start`."""
+
+    def __init__(self, period: float | None, start: float) -> None:
+        self.period = period if period and period > 0 else None
+        self.due = start + self.period if self.period else float("inf")
+
+    def fire(self, now: float) -> bool:
+        if now < self.due or self.period is None:
+            return False
+        self.due = now + self.period
+        return True
+
+
 def _watch_and_save(client: Client, spec: SupervisorSpec, store: SessionStore,
-                    record: SessionRecord) -> Ending:
+                    record: SessionRecord) -> Ending | None:
+    """How the session ended; None: its time limit ran out (it is still running)."""
     result: list[Ending] = []
     watcher = threading.Thread(target=_watch, args=(spec, result), daemon=True,
                                name="coi-watch")
     watcher.start()
-    interval = spec.save_interval if spec.save_interval > 0 else None
+    now = time.monotonic()
+    deadline = now + spec.duration if spec.duration > 0 else float("inf")
+    refresher = _refresher(spec)
+    saves = Timer(spec.save_interval, now)
+    refreshes = Timer(refresher.seconds if refresher else None, now)
     while True:
-        watcher.join(interval)
+        wait = min(saves.due, refreshes.due, deadline) - time.monotonic()
+        watcher.join(None if wait == float("inf") else max(0.0, wait))
         if not watcher.is_alive():
             break
-        _save(client, store, record, spec)
+        now = time.monotonic()
+        if now >= deadline:
+            log.info("the session's time limit (%.0f s) ran out", spec.duration)
+            return None
+        if refresher is not None and refreshes.fire(now):
+            _refresh(client, refresher)
+        if saves.fire(now):
+            _save(client, store, record, spec)
     if not result:
         raise CoiError("the session watcher failed; see the log above")
     return result[0]
+
+
+def _refresher(spec: SupervisorSpec) -> Refresher | None:
+    try:
+        return Refresher.from_spec(spec.network, spec.container, spec.project)
+    except (CoiError, ValueError) as exc:
+        log.warning("network refresh disabled: %s", exc)
+        return None
+
+
+def _refresh(client: Client, refresher: Refresher) -> None:
+    try:
+        for warning in refresher.tick(client):
+            log.warning("network refresh: %s", warning)
+    except (CoiError, OSError) as exc:
+        log.warning("network refresh failed (the last rules stay): %s", exc)
+        return
+    log.info("network allowlist refreshed")
 
 
 def _watch(spec: SupervisorSpec, result: list[Ending]) -> None:
@@ -146,14 +197,15 @@ def _save(client: Client, store: SessionStore, record: SessionRecord,
 
 
 def _close(client: Client, spec: SupervisorSpec, store: SessionStore,
-           record: SessionRecord, ending: Ending) -> str:
-    log.info("%s: %s", spec.container, ending.value)
+           record: SessionRecord, ending: Ending | None) -> str:
+    log.info("%s: %s", spec.container, ending.value if ending else "time limit")
     running = container_status(client, spec.container) in ("Running", "Frozen")
     if ending is Ending.GONE or (not running
                                  and _ended_elsewhere(client, spec, store, record)):
         log.info("ended by another coi process (coi shutdown/kill/clean); nothing to do")
         return "ended elsewhere"
-    closed = close_session(client, store, record, running=running,
+    reason = "time-limit" if ending is None else "exit"
+    closed = close_session(client, store, record, running=running, reason=reason,
                            options=spec.close_options())
     log.info("closed: container %s, %d workspace file(s) handed back%s", closed.action,
              closed.reclaimed, "".join(f"; {note}" for note in closed.notes))

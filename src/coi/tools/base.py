@@ -42,6 +42,10 @@ class Tool(ABC):
     files: tuple[ConfigFile, ...] = ()
     # Where a login lives on the host, for the "no credentials" message (e.g. ~/.claude).
     login_hint: str = ""
+    # Hosts the tool must reach to work (its API and login), added to the allowlist in
+    # allowlist mode. Telemetry is left out; model providers a user picks go in
+    # `network.allowlist` (docs/network.md, "Tool API hosts").
+    api_domains: tuple[str, ...] = ()
 
     # -- commands -----------------------------------------------------------------------
 

@@ -60,6 +60,8 @@ CLAUDE = Claude(
         ConfigFile(".claude.json", secret=True, sandbox=SANDBOX_SETTINGS),
     ),
     login_hint="~/.claude",
+    # The Messages API; the OAuth login and its token refresh (console is the older name).
+    api_domains=("api.anthropic.com", "platform.claude.com", "console.anthropic.com"),
 )
 
 # The test tool: Claude's flags and state layout, no account (docs/dummy-tool.md).

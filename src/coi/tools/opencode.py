@@ -44,4 +44,7 @@ OPENCODE = OpenCode(
         ConfigFile(".config/opencode/AGENTS.md", mode=0o644),
     ),
     login_hint="~/.local/share/opencode",
+    # Its own service (login, the opencode provider, updates) and the model catalogue it
+    # fetches at start; the provider's API (e.g. api.anthropic.com) is the user's choice.
+    api_domains=("opencode.ai", "models.dev"),
 )

@@ -74,4 +74,6 @@ CODEX = Codex(
         ConfigFile(".codex/AGENTS.md", mode=0o644),
     ),
     login_hint="~/.codex",
+    # The OpenAI API, and the ChatGPT sign-in and its token refresh.
+    api_domains=("api.openai.com", "auth.openai.com", "chatgpt.com"),
 )
