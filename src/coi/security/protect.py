@@ -20,6 +20,7 @@ The session runtime calls, in this order:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 from collections.abc import Collection
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from coi import state
 from coi.config.model import Config
-from coi.errors import PolicyError
+from coi.errors import CoiError, PolicyError
 from coi.security import hostmount, paths
 from coi.security.paths import Target
 
@@ -105,7 +106,8 @@ def apply(plan: ProtectionPlan, coi_home: Path) -> None:
                                  "run_dir": str(plan.run_dir), "created": []}
     _write(coi_home, plan.container, record)
     try:
-        _create_placeholders(plan, coi_home, record)
+        with _placeholder_lock(coi_home, plan.workspace):
+            _create_placeholders(plan, coi_home, record)
         _mount_tree(plan)
     except BaseException:
         release(coi_home, plan.container)
@@ -116,17 +118,46 @@ def _write(coi_home: Path, container: str, record: dict[str, object]) -> None:
     state.write_record(record_path(coi_home, container), record, SCHEMA)
 
 
+def _placeholder_lock(coi_home: Path, workspace: Path) -> contextlib.AbstractContextManager[None]:
+    """Sessions of one workspace share its placeholders: one of them at a time may create,
+    adopt or remove them."""
+    key = hashlib.sha256(str(workspace).encode()).hexdigest()[:16]
+    return state.file_lock(coi_home / "locks" / f"protect-{key}.lock")
+
+
+def _placeholders_of_others(coi_home: Path, workspace: Path,
+                            container: str) -> dict[str, dict[str, str]]:
+    """Placeholders that other live sessions of `workspace` created or adopted, by path."""
+    found: dict[str, dict[str, str]] = {}
+    for name in recorded(coi_home):
+        if name == container:
+            continue
+        try:
+            other = state.read_record(record_path(coi_home, name), SCHEMA)
+        except (FileNotFoundError, CoiError):
+            continue
+        if other.get("workspace") == str(workspace):
+            found.update({e["rel"]: e for e in other.get("created", [])})
+    return found
+
+
 def _create_placeholders(plan: ProtectionPlan, coi_home: Path,
                          record: dict[str, object]) -> None:
+    """Create what is missing of each protected path; a placeholder another session of the
+    workspace made is adopted (recorded as ours too), so the last session out removes it."""
     info = os.stat(plan.workspace)
     owner = (info.st_uid, info.st_gid)
     created: list[dict[str, str]] = record["created"]  # type: ignore[assignment]
+    shared = _placeholders_of_others(coi_home, plan.workspace, plan.container)
     for target in plan.targets:
-        if target.exists:
-            continue
         parts = target.rel.split("/")
         for depth in range(1, len(parts) + 1):
             rel = "/".join(parts[:depth])
+            if rel in shared:
+                if all(e["rel"] != rel for e in created):
+                    created.append(dict(shared[rel]))
+                    _write(coi_home, plan.container, record)
+                continue
             if os.path.lexists(plan.workspace / rel):
                 continue
             leaf = depth == len(parts)
@@ -166,8 +197,12 @@ def release(coi_home: Path, container: str) -> ReleaseResult:
     box = Path(str(record["run_dir"])) / container
     hostmount.umount_tree(box / "ws")
     shutil.rmtree(box, ignore_errors=True)
-    kept = _remove_placeholders(Path(str(record["workspace"])), record.get("created", []))
-    path.unlink(missing_ok=True)
+    workspace = Path(str(record["workspace"]))
+    with _placeholder_lock(coi_home, workspace):
+        in_use = _placeholders_of_others(coi_home, workspace, container)
+        mine = [e for e in record.get("created", []) if e["rel"] not in in_use]
+        kept = _remove_placeholders(workspace, mine)
+        path.unlink(missing_ok=True)
     return ReleaseResult(True, kept)
 
 
