@@ -16,6 +16,8 @@ import pytest
 from coi.incus import instances
 from coi.incus.client import Client
 from coi.network import nic
+from coi.security import protect
+from coi.session.runlock import is_supervised
 from tests.integration import netlab
 from tests.integration.session_support import Sandbox, sandbox, wait_until
 
@@ -63,7 +65,11 @@ def test_run_is_restricted_by_default(box: Sandbox, lab: netlab.Lab) -> None:
     assert mirror.returncode == 0, mirror.stderr
     private = run(box, LAB)
     assert private.returncode != 0 and private.stdout == b"", private
-    assert rules_of(box.name()) == "", "the session's rules are gone after the run"
+    # A detached child of `coi run` stops the container and then removes its rules.
+    wait_until(lambda: rules_of(box.name()) == "", 15, "the session's rules are removed")
+    wait_until(lambda: not box.ours(), 15, "the run's container is deleted")
+    wait_until(lambda: not protect.recorded(box.coi_home), 15, "its protection is released")
+    assert not is_supervised(box.coi_home, box.name())
     opened = run(box, LAB, "--network", "open")
     assert (opened.returncode, opened.stdout) == (0, b"hello"), opened.stderr
 

@@ -3,9 +3,10 @@
 Fast path for a plain command: isolation engaged (protected-path mounts, network rules),
 one create-and-start request for an Incus-ephemeral container, the isolation proved from
 inside (which waits for its IPv4 address), the exec, the workspace hand-back, and a
-forced stop that the daemon turns into the delete. coi waits for that stop (~0.7 s in
-the daemon) only when protected paths were mounted: they may be released only once
-nothing runs in the container any more. With `--prompt` the tool runs headless as a real
+forced stop that the daemon turns into the delete. Protected-path mounts may be released
+only once nothing runs in the container any more (the stop takes ~0.7 s in the daemon),
+so a detached child waits for that and releases them while coi returns at once. With
+`--prompt` the tool runs headless as a real
 session: credentials copied in, state saved, container deleted after the save.
 
 `--limit-duration`: when it runs out, every process in the container is killed and coi
@@ -100,9 +101,12 @@ def run(client: Client, plan: SessionPlan, store: SessionStore, request: RunRequ
         timer.cancel()
         with keyboard_signals_ignored():  # a second Ctrl-C must not cut clean-up short
             reason = "time-limit" if timer.fired else "exit"
-            result.record = _finish(client, plan, store, got, record, reason=reason,
-                                    notes=result.warnings)
-            runlock.release_for(got.run_lock, plan.coi_home, got.name)
+            if record is None and _handed_off(client, plan, got):
+                pass  # a detached child stops the container and releases what remains
+            else:
+                result.record = _finish(client, plan, store, got, record, reason=reason,
+                                        notes=result.warnings)
+                runlock.release_for(got.run_lock, plan.coi_home, got.name)
     if timer.fired:
         result.exit_code = TIMED_OUT
         result.warnings.append(f"--limit-duration ({plan.config.limits.duration}) ran out: "
@@ -212,12 +216,50 @@ def _finish(client: Client, plan: SessionPlan, store: SessionStore, got: Acquire
         from coi.session.closing import stop_container
 
         stop_container(client, name, timeout=plan.shutdown_timeout)
-    elif got.engaged.guard.protection.active:
-        _kill(client, name, wait=True)
     else:
-        _kill(client, name, wait=False)
+        _kill(client, name, wait=got.engaged.guard.protection.active)
     notes += isolation.release(plan.coi_home, name)
     return None
+
+
+def _handed_off(client: Client, plan: SessionPlan, got: Acquired) -> bool:
+    """A plain command's container with protected paths: its mounts may be released only
+    once it has stopped (~0.7 s in the daemon). Hand the workspace back now, then leave
+    the stop and the release to a detached child, so `coi run` returns at once. The child
+    keeps the run lock, so `coi clean` never takes it for an orphan; if it dies, `coi
+    clean` finishes its work."""
+    if plan.persistent or not got.engaged.guard.protection.active:
+        return False
+    with contextlib.suppress(CoiError):
+        reclaim_workspace(client, got.name, plan.code_uid)
+    import os
+
+    if os.fork() != 0:
+        os.close(got.run_lock)  # the child holds it now; it removes the file when done
+        return True
+    _finish_detached(client, plan, got)
+    raise AssertionError("unreachable")  # _finish_detached never returns
+
+
+def _finish_detached(client: Client, plan: SessionPlan, got: Acquired) -> None:
+    import os
+
+    from coi.incus.client import Client as NewClient
+
+    status = 0
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        fresh = NewClient(client.endpoint, project=client.project)  # never share a socket
+        _kill(fresh, got.name, wait=True)
+        isolation.release(plan.coi_home, got.name)
+        runlock.release_for(got.run_lock, plan.coi_home, got.name)
+    except BaseException:
+        status = 1
+    finally:
+        os._exit(status)
 
 
 def _kill(client: Client, name: str, *, wait: bool) -> None:
