@@ -143,9 +143,9 @@ def test_cgroup_v2_missing_a_controller_warns(tmp_path: Path) -> None:
     assert res.status is Status.WARN and "io, pids" in res.message
 
 
-def test_cgroup_v1_works_but_warns(tmp_path: Path) -> None:
+def test_cgroup_v1_with_all_controllers_is_ok(tmp_path: Path) -> None:
     res = h.check_cgroups(probe(**cgroups(tmp_path, None, ("cpu", "blkio", "memory", "pids"))))
-    assert res.status is Status.WARN
+    assert res.status is Status.OK
     assert res.details == {"version": "v1", "controllers": ["cpu", "io", "memory", "pids"]}
 
 
