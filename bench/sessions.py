@@ -197,6 +197,10 @@ def main() -> int:
             results += [row("coi run -- true", run, 1.0, faster_than_incus_cli=faster),
                         row("incus launch --ephemeral + exec true + delete --force", cli, None)]
             results[-2]["met"] = results[-2]["met"] and faster
+            restricted = samples(lambda: bench.coi("run", "--network", "restricted", "--",
+                                                   "true"), args.runs)
+            results.append(row("coi run -- true, restricted network (the default)",
+                               restricted, None))
             results.append(row("coi shell --background: tmux ready",
                                bench_shell_ready(bench, max(3, args.runs // 2)), None))
             wall, codes = bench_parallel(bench)
