@@ -115,7 +115,7 @@ def file_lock(path: Path, timeout: float | None = 60.0, owner: Owner | None = No
         except BaseException:
             os.close(fd)
             raise
-        if _still_at(fd, path):
+        if same_file(fd, path):
             break
         os.close(fd)
     try:
@@ -124,7 +124,7 @@ def file_lock(path: Path, timeout: float | None = 60.0, owner: Owner | None = No
         os.close(fd)  # closing releases the lock
 
 
-def _still_at(fd: int, path: Path) -> bool:
+def same_file(fd: int, path: Path) -> bool:
     """Whether the file open as `fd` is still the one at `path` (not removed meanwhile)."""
     try:
         current = os.stat(path)

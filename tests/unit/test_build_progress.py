@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from coi.images.events import BuildEvent, BuildFailed, Kind, plain_line
-from coi.images.progress import Progress, format_seconds, format_size
+from coi.images.progress import Progress, format_seconds
+from coi.units import human_size
 
 
 def ev(kind: Kind, text: str, at: float) -> BuildEvent:
@@ -60,9 +61,9 @@ def test_format_seconds(seconds: float, text: str) -> None:
 
 @pytest.mark.parametrize(("size", "text"), [
     (512, "512 B"), (2048, "2.0 KiB"), (349323264, "333.1 MiB"),
-    (2_800_000_000, "2.6 GiB"), (5 * 1024**4, "5120.0 GiB")])
-def test_format_size(size: int, text: str) -> None:
-    assert format_size(size) == text
+    (2_800_000_000, "2.6 GiB"), (5 * 1024**4, "5.0 TiB")])
+def test_human_size(size: int, text: str) -> None:
+    assert human_size(size) == text
 
 
 def test_build_failed_points_at_the_log() -> None:

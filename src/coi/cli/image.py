@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from coi.cli import render
+from coi.units import human_size
 
 if TYPE_CHECKING:
     from coi.images.catalog import Info, Listing
@@ -165,15 +166,6 @@ def info(name: str, as_json: bool) -> None:
 # -- text -------------------------------------------------------------------------------
 
 
-def _size(count: int) -> str:
-    amount = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if amount < 1024:
-            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
-        amount /= 1024
-    return f"{amount:.1f} TiB"
-
-
 def _when(stamp: str) -> str:
     try:
         moment = datetime.fromisoformat(stamp)
@@ -193,7 +185,7 @@ def _alias_label(image: Image) -> str:
 
 
 def _table(images: list[Image]) -> str:
-    rows = [(_alias_label(i), i.fingerprint[:12], _size(i.size), _when(i.created_at),
+    rows = [(_alias_label(i), i.fingerprint[:12], human_size(i.size), _when(i.created_at),
              i.description) for i in images]
     text = render.table(("ALIASES", "FINGERPRINT", "SIZE", "CREATED", "DESCRIPTION"), rows)
     return "\n".join(f"  {row}" for row in text.splitlines())
@@ -203,7 +195,7 @@ def _default_line(data: Listing) -> str:
     found = data.default_image
     if found is None:
         return f"  ✗ {data.default} (not built; `coi build` builds it)"
-    return f"  ✓ {_alias_label(found)} ({found.fingerprint[:12]}, {_size(found.size)})"
+    return f"  ✓ {_alias_label(found)} ({found.fingerprint[:12]}, {human_size(found.size)})"
 
 
 def _listing_text(data: Listing, prefix: str | None, everything: bool) -> str:
@@ -239,7 +231,7 @@ def _cleanup_text(result: Cleanup) -> str:
 def _info_text(data: Info) -> str:
     image = data.image
     fields = [("Aliases", _alias_label(image)), ("Fingerprint", image.fingerprint),
-              ("Size", _size(image.size)), ("Architecture", image.architecture),
+              ("Size", human_size(image.size)), ("Architecture", image.architecture),
               ("Type", image.type), ("Created", _when(image.created_at)),
               ("Uploaded", _when(image.uploaded_at)), ("Description", image.description)]
     lines = [f"{key + ':':14}{value}" for key, value in fields]

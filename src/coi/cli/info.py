@@ -9,6 +9,7 @@ import click
 
 from coi.cli import render
 from coi.errors import NotFound
+from coi.units import human_size
 
 if TYPE_CHECKING:
     from coi.session.listing import SavedSession
@@ -71,12 +72,3 @@ def text(saved: SavedSession) -> str:
     lines += ["", f"{'Session Path:':<16}{saved.path}", "",
               f"{'Resume:':<16}{resume_command(r.session_id)}"]
     return "\n".join(lines)
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from coi.cli import render
 from coi.ops.snapshots import SnapshotView
-
-
-def size(count: int) -> str:
-    amount = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if amount < 1024:
-            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
-        amount /= 1024
-    return f"{amount:.1f} TiB"
+from coi.units import human_size
 
 
 def ws_text(view: SnapshotView) -> str:
@@ -20,7 +12,7 @@ def ws_text(view: SnapshotView) -> str:
     if ws is None:
         return ""
     shared = f", {ws.reflinked} reflinked" if ws.reflinked else ""
-    return f" with workspace {ws.workspace} ({ws.files} files, {size(ws.bytes)}{shared})"
+    return f" with workspace {ws.workspace} ({ws.files} files, {human_size(ws.bytes)}{shared})"
 
 
 def table(container: str, views: list[SnapshotView]) -> str:
@@ -34,7 +26,7 @@ def table(container: str, views: list[SnapshotView]) -> str:
 
 def _ws_cell(view: SnapshotView) -> str:
     ws = view.workspace
-    cell = "-" if ws is None else f"{ws.files} files, {size(ws.bytes)}"
+    cell = "-" if ws is None else f"{ws.files} files, {human_size(ws.bytes)}"
     return cell if view.container_snapshot else f"{cell} (container part missing)"
 
 
@@ -44,4 +36,4 @@ def info_rows(container: str, view: SnapshotView) -> list[tuple[str, str]]:
             ("Stateful", "yes" if view.stateful else "no"),
             ("In Incus", "yes" if view.container_snapshot else "no (workspace part only)"),
             ("Workspace", "-" if ws is None else f"{ws.workspace} ({ws.files} files, "
-                                                 f"{size(ws.bytes)})")]
+                                                 f"{human_size(ws.bytes)})")]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from coi.images.events import BuildEvent, Kind, plain_line
+from coi.units import human_size
 
 if TYPE_CHECKING:
     from coi.images.build import BuildResult
@@ -70,15 +71,6 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes}m{rest:02d}s"
 
 
-def format_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
 def summary(result: BuildResult) -> str:
     """What a finished `coi build` says: what it made, or why it made nothing."""
     if not result.built:
@@ -88,7 +80,7 @@ def summary(result: BuildResult) -> str:
         f"  alias        {result.alias}",
         f"  version      {result.version}",
         f"  fingerprint  {result.fingerprint[:12]}",
-        f"  size         {format_size(result.size)}",
+        f"  size         {human_size(result.size)}",
         f"  base         {result.base}",
         f"  log          {result.log_path}",
     ])

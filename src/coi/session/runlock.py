@@ -19,7 +19,7 @@ from pathlib import Path
 
 from coi.errors import AlreadyExists
 from coi.session.paths import run_lock_path
-from coi.state import Owner, make_dirs
+from coi.state import Owner, make_dirs, same_file
 
 
 def is_supervised(coi_home: Path, container: str) -> bool:
@@ -52,7 +52,7 @@ def acquire(coi_home: Path, container: str, owner: Owner | None = None) -> int:
             os.close(fd)
             raise AlreadyExists(f"another coi process looks after {container}",
                                 hint=f"attach with `coi attach {container}`")
-        if _still_at(fd, path):
+        if same_file(fd, path):
             return fd
         os.close(fd)  # `coi clean` removed the file meanwhile: lock the new one
 
@@ -70,19 +70,10 @@ def _lock(fd: int, patience: float = 1.0) -> bool:
             time.sleep(0.05)
 
 
-def _still_at(fd: int, path: Path) -> bool:
-    try:
-        current = os.stat(path)
-    except FileNotFoundError:
-        return False
-    mine = os.fstat(fd)
-    return (mine.st_dev, mine.st_ino) == (current.st_dev, current.st_ino)
-
-
 def release(fd: int, path: Path | None = None) -> None:
     """Let go of the lock; with `path`, remove the lock file first if it is still ours
     (a finished session leaves no file behind; a waiter re-checks the inode)."""
-    if path is not None and _still_at(fd, path):
+    if path is not None and same_file(fd, path):
         with contextlib.suppress(OSError):
             path.unlink()
     with contextlib.suppress(OSError):
