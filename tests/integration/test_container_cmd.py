@@ -191,8 +191,15 @@ def test_mount_into_a_running_container(box: str, tmp_path: Path) -> None:
 
 def test_unshifted_mount_into_a_running_container_says_what_to_do(
         box: str, tmp_path: Path) -> None:
+    # Incus 6.0.4 hot-adds an unshifted disk to a running container only some of the time
+    # (its forkmount step failed in some runs here and worked in others): either the mount
+    # is there, or coi says what to do instead.
     result = coi("container", "mount", box, "ltraw", str(tmp_path), "/mnt/ltraw",
                  "--no-shift")
+    if result.returncode == 0:
+        assert coi("container", "exec", box, "--", "test", "-d", "/mnt/ltraw").returncode == 0
+        assert "ltraw" in json.loads(coi("container", "info", box, "--json").stdout)["devices"]
+        return
     assert result.returncode == 1
     assert f"coi container stop {box}" in result.stderr and "--shift" in result.stderr
 

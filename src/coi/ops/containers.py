@@ -122,8 +122,8 @@ def mount(client: Client, name: str, spec: Mount) -> None:
         instances.add_device(client, name, spec.device, spec.spec())
     except IncusError as exc:
         if instance.running and not spec.shift:
-            # Measured on Incus 6.0.4: an unshifted disk cannot be hot-added (forkmount
-            # fails); it works once the container is stopped, or with shifting.
+            # Measured on Incus 6.0.4: hot-adding an unshifted disk fails in some runs
+            # (forkmount); it works once the container is stopped, or with shifting.
             raise CoiError(f"Incus could not add an unshifted mount to the running "
                            f"container {name}: {exc.message}",
                            hint=f"stop it first (`coi container stop {name}`) and mount "
