@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -74,6 +75,14 @@ def test_state_parsing() -> None:
     assert state.ipv6 == ["fd42::5"]  # link-local left out
     assert state.network["eth0"].host_name == "veth7b0bf77c"
     assert state.network["eth0"].bytes_sent == 20
+
+
+def test_docker_bridge_inside_is_not_the_containers_address() -> None:
+    data = copy.deepcopy(STATE)
+    data["network"]["docker0"] = {
+        "host_name": "", "addresses": [{"family": "inet", "address": "172.17.0.1",
+                                        "netmask": "16", "scope": "global"}]}
+    assert InstanceState.from_api(data).ipv4 == ["10.77.0.54"]
 
 
 def test_stopped_state_has_no_addresses() -> None:

@@ -72,13 +72,21 @@ class InstanceState:
         return self.status == "Running"
 
     @property
+    def own_nics(self) -> list[NetworkInterface]:
+        """The NICs Incus attached from the host (they have a host-side name); bridges
+        made inside the container, such as Docker's docker0, are not the container's
+        address. All NICs when none has a host-side name (e.g. a remote daemon's view)."""
+        attached = [nic for nic in self.network.values() if nic.host_name]
+        return attached or list(self.network.values())
+
+    @property
     def ipv4(self) -> list[str]:
-        """Global IPv4 addresses of every NIC but loopback (empty until DHCP answered)."""
-        return [ip for nic in self.network.values() for ip in nic.ipv4]
+        """Global IPv4 addresses of the container's own NICs (empty until DHCP answered)."""
+        return [ip for nic in self.own_nics for ip in nic.ipv4]
 
     @property
     def ipv6(self) -> list[str]:
-        return [ip for nic in self.network.values() for ip in nic.ipv6]
+        return [ip for nic in self.own_nics for ip in nic.ipv6]
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> InstanceState:
