@@ -27,6 +27,7 @@ CONTAINER_KEYS = {"name", "status", "persistent", "ipv4", "image", "workspace", 
                   "slot", "pool", "session_id", "tool"}
 SESSION_KEYS = {"session_id", "tool", "workspace", "container", "slot", "persistent", "image",
                 "created_at", "profile", "saved_at", "ended_at", "end_reason", "has_state",
+                "threat",
                 "path", "state_present"}
 
 

@@ -45,6 +45,9 @@ class SessionRecord:
     ended_at: str | None = None
     end_reason: str | None = None
     has_state: bool = False          # a saved tool state directory exists
+    # Set by the monitor when it paused or killed the session for a threat: {"severity",
+    # "detector", "title", "action", "time"}. `--resume` asks before restoring it.
+    threat: dict[str, Any] | None = None
 
     @property
     def ended(self) -> bool:
@@ -60,6 +63,10 @@ class SessionRecord:
 
     def saved(self) -> SessionRecord:
         return replace(self, saved_at=now_iso(), has_state=True)
+
+    def flagged(self, threat: dict[str, Any]) -> SessionRecord:
+        """The record marked as paused or killed by the monitor (see `threat`)."""
+        return replace(self, threat=dict(threat))
 
     def finished(self, reason: str) -> SessionRecord:
         if reason not in END_REASONS:
