@@ -118,7 +118,7 @@ def test_request(alias: str = TEST_ALIAS, base: str = DEFAULT_BASE) -> BuildRequ
     """The slim image of coi's integration tests, rebuilt when its recipe changes."""
     return BuildRequest(
         alias=alias, base=base, recipe=sources.builtin_recipe("test"),
-        description="coi test image: code user, sudo, tmux, dummy",
+        description="coi test image: code user, sudo, tmux, dummy, python3-minimal",
         env={"COI_CODE_UID": CODE_UID}, rebuild="stale", keep_versions=1,
         base_hint="run `sudo coi setup` to make it",
     )
