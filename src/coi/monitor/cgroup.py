@@ -51,3 +51,21 @@ def read_bytes(cgroup_dir: Path) -> int:
     """Cumulative bytes the container read from block devices. A cgroup's io.stat
     already includes its descendants, so only the top file is read."""
     return parse_io_stat((cgroup_dir / "io.stat").read_text())
+
+
+def cgroup_name(container: str, project: str = "default") -> str:
+    """Incus prefixes the instances of other projects with `<project>_`."""
+    return container if project in ("", "default") else f"{project}_{container}"
+
+
+def find_payload_dir(container: str, project: str = "default",
+                     root: Path = CGROUP_ROOT) -> Path | None:
+    """The container's cgroup where its processes are listed: the unified (v2)
+    hierarchy at the root (pure v2) or under `unified/` (hybrid), else v1's `pids`
+    controller. None when the container has no cgroup (not running)."""
+    name = f"lxc.payload.{cgroup_name(container, project)}"
+    for base in (root, root / "unified", root / "pids"):
+        candidate = base / name
+        if (candidate / "cgroup.procs").exists():
+            return candidate
+    return None
