@@ -24,11 +24,11 @@ from tests.unit.test_incus_instances import STATE
 from tests.unit.test_lifecycle_fakes import container, store_at, stored
 
 CONTAINER_KEYS = {"name", "status", "persistent", "ipv4", "image", "workspace", "created_at",
-                  "slot", "pool", "session_id", "tool"}
+                  "slot", "pool", "session_id", "tool", "monitor_state", "monitor"}
 SESSION_KEYS = {"session_id", "tool", "workspace", "container", "slot", "persistent", "image",
                 "created_at", "profile", "saved_at", "ended_at", "end_reason", "has_state",
                 "threat",
-                "path", "state_present"}
+                "path", "state_present", "monitor_state"}
 
 
 def api(name: str, status: str = "Running", **config: str) -> dict[str, Any]:

@@ -15,11 +15,14 @@ if TYPE_CHECKING:
 JSON_HELP = """\b
 JSON (--json), documented in docs/lifecycle.md:
 {"active_containers": [{"name", "status", "persistent", "ipv4": [...], "image",
-  "workspace", "created_at", "slot", "pool", "session_id", "tool"}],
+  "workspace", "created_at", "slot", "pool", "session_id", "tool",
+  "monitor_state", "monitor"}],
  "saved_sessions": [{"session_id", "tool", "workspace", "container", "slot",
   "persistent", "image", "created_at", "profile", "saved_at", "ended_at",
-  "end_reason", "has_state", "path", "state_present"}]}
-"saved_sessions" is there only with --all."""
+  "end_reason", "has_state", "threat", "path", "state_present", "monitor_state"}]}
+"saved_sessions" is there only with --all. "monitor_state" is "paused-by-monitor",
+"killed-by-monitor" or null; "monitor" / "threat" hold what the monitor recorded
+(severity, detector, title, time). `coi unfreeze` resumes a paused container."""
 
 
 @click.command("list", epilog=JSON_HELP)
@@ -61,6 +64,10 @@ def _container(c: SessionContainer) -> list[str]:
     from coi.cli.lifecycle_env import when
 
     rows = [f"  {c.name} ({c.mode})", f"    Status: {c.status}"]
+    if c.monitor_state:
+        rows.append(f"    Monitor: {monitor_text(c.monitor_state, c.monitor)}")
+        if c.monitor_state == "paused-by-monitor" and c.status == "Frozen":
+            rows.append(f"    Resume with: coi unfreeze {c.name}")
     if c.ipv4:
         rows.append(f"    IPv4: {', '.join(c.ipv4)}")
     rows.append(f"    Created: {when(c.created_at)}")
@@ -86,4 +93,24 @@ def _session(s: SavedSession) -> list[str]:
     else:
         rows.append(f"    Ended: not yet (container {r.container})")
     rows.append(f"    State: {'saved' if s.state_present else 'none'}")
+    from coi.session.listing import threat_state
+
+    state = threat_state(r)
+    if state:
+        rows.append(f"    Monitor: {monitor_text(state, r.threat)}")
     return rows
+
+
+def monitor_text(state: str, marker: dict[str, Any] | None) -> str:
+    """"paused by monitor (HIGH: Environment scan, 2026-… UTC)"."""
+    from coi.cli.lifecycle_env import when
+
+    info = marker or {}
+    what = state.replace("-", " ")
+    severity = str(info.get("severity") or "").upper()
+    title = str(info.get("title") or info.get("detector") or "")
+    detail = ": ".join(p for p in (severity, title) if p)
+    parts = [p for p in (detail, when(str(info["time"])) if info.get("time") else "") if p]
+    if info.get("accepted_at"):
+        parts.append("restore confirmed")
+    return f"{what} ({', '.join(parts)})" if parts else what

@@ -30,6 +30,10 @@ Examples:
   coi shell --resume=ID             continue session ID (see `coi list --all`)
   coi shell --background            start detached; `coi attach` joins it
 \b
+A session the security monitor paused or killed is restored by --resume only after you
+confirm (asked on a terminal; --accept-flagged otherwise). While you are attached, the
+monitor's alerts (severity warning and above) appear in your terminal.
+\b
 Leave with `exit` (the tool, then the shell), or detach with Ctrl-b d. The session's data
 is saved when it ends and every few minutes meanwhile ([session] save_interval_minutes)."""
 
@@ -38,7 +42,10 @@ is saved when it ends and every few minutes meanwhile ([session] save_interval_m
 @session_options
 @click.option("--background", is_flag=True, help="Start detached; attach with `coi attach`.")
 @click.option("--debug", is_flag=True, help="Run bash instead of the tool.")
-def shell(flags: SessionFlags, background: bool) -> None:
+@click.option("--accept-flagged", is_flag=True,
+              help="With --resume: restore a session the security monitor paused or killed "
+                   "without asking (see `coi monitor audit`).")
+def shell(flags: SessionFlags, background: bool, accept_flagged: bool) -> None:
     """Start an interactive AI coding session (the tool runs in tmux in the container)."""
     from coi.incus import connect
     from coi.session import plan as planning
@@ -54,6 +61,7 @@ def shell(flags: SessionFlags, background: bool) -> None:
                          hint="start it with --background and `coi attach` later, or use "
                               "`coi run --prompt` in scripts")
     store = SessionStore(plan.coi_home, plan.owner)
+    confirm_flagged(store, plan, accept_flagged)
     size = shutil.get_terminal_size()
     terminal = Terminal(sanitize_term(os.environ.get("TERM")), size.columns, size.lines)
     with connect(plan.remote or None, plan.project) as client:
@@ -64,6 +72,25 @@ def shell(flags: SessionFlags, background: bool) -> None:
             return
         after = _attach(client, plan, store, started, terminal.term)
     render.line(ended_text(started.record, after))
+
+
+def confirm_flagged(store: SessionStore, plan: SessionPlan, accepted: bool) -> None:
+    """A resumed session the monitor flagged restores only once the user confirms: asked
+    on a terminal, or --accept-flagged; otherwise PolicyError (exit 9)."""
+    from coi.session import resume
+
+    if plan.resume is None:
+        return
+    record = resume.find_resume(store, plan.workspace, plan.tool.name, plan.resume,
+                                tool_given=plan.flags.tool is not None)
+    if not resume.needs_confirmation(record):
+        return
+    if not accepted:
+        if not sys.stdin.isatty():
+            raise resume.flagged_error(record)
+        if not click.confirm(resume.confirm_question(record), default=False, err=True):
+            raise click.Abort()
+    resume.accept(store, record)
 
 
 def _notice(text: str) -> None:

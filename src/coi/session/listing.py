@@ -8,6 +8,7 @@ The JSON shapes built here are documented in docs/lifecycle.md; keep them stable
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Iterable
@@ -29,6 +30,9 @@ KEY_TOOL = "user.coi.tool"
 KEY_WORKSPACE = "user.coi.workspace"
 KEY_PERSISTENT = "user.coi.persistent"
 KEY_IMAGE = "user.coi.image"
+# Set by the session supervisor when the monitor pauses (freezes) or kills the container:
+# JSON {"state": "paused"|"killed", "severity", "detector", "title", "time"}.
+KEY_MONITOR = "user.coi.monitor"
 
 ALIVE = ("Running", "Frozen")
 
@@ -49,6 +53,12 @@ class SessionContainer:
     pool: str
     session_id: str | None
     tool: str | None
+    monitor: dict[str, Any] | None = None  # the `user.coi.monitor` marker, if set
+
+    @property
+    def monitor_state(self) -> str | None:
+        """"paused-by-monitor" / "killed-by-monitor", or None."""
+        return monitor_state(self.monitor)
 
     @property
     def running(self) -> bool:
@@ -72,7 +82,35 @@ class SessionContainer:
             "ipv4": list(self.ipv4), "image": self.image, "workspace": self.workspace,
             "created_at": self.created_at, "slot": self.slot, "pool": self.pool,
             "session_id": self.session_id, "tool": self.tool,
+            "monitor_state": self.monitor_state, "monitor": self.monitor,
         }
+
+
+def parse_monitor(text: str | None) -> dict[str, Any] | None:
+    """The `user.coi.monitor` marker as a dict; None when unset or unreadable (a value
+    that is not JSON still counts as set: {"state": "paused", "title": <text>})."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {"state": "paused", "title": text}
+    return data if isinstance(data, dict) else {"state": "paused", "title": str(data)}
+
+
+def monitor_state(marker: dict[str, Any] | None) -> str | None:
+    if not marker:
+        return None
+    return "killed-by-monitor" if marker.get("state") == "killed" else "paused-by-monitor"
+
+
+def threat_state(record: SessionRecord) -> str | None:
+    """A saved session's monitor state, from `record.threat`."""
+    if not record.threat:
+        return None
+    action = record.threat.get("action")
+    killed = action == "killed" or (action != "paused" and record.end_reason == "threat")
+    return "killed-by-monitor" if killed else "paused-by-monitor"
 
 
 def from_instance(instance: Instance, prefix: str) -> SessionContainer | None:
@@ -93,6 +131,7 @@ def from_instance(instance: Instance, prefix: str) -> SessionContainer | None:
         pool=instance.expanded_devices.get("root", {}).get("pool", ""),
         session_id=config.get(KEY_SESSION) or None,
         tool=config.get(KEY_TOOL) or None,
+        monitor=parse_monitor(config.get(KEY_MONITOR)),
     )
 
 
@@ -132,7 +171,8 @@ class SavedSession:
 
     def to_json(self) -> dict[str, Any]:
         data = self.record.to_json()
-        data.update(path=str(self.path), state_present=self.state_present)
+        data.update(path=str(self.path), state_present=self.state_present,
+                    monitor_state=threat_state(self.record))
         if self.state_bytes is not None:
             data["state_bytes"] = self.state_bytes
         return data
