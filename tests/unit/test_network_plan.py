@@ -147,3 +147,17 @@ def test_base_chain_pattern_admits_nothing_else() -> None:
                      "add chain inet incus forward { type filter hook forward priority filter "
                      "; }"]:
         assert not re.fullmatch(BASE_CHAIN_PATTERN, smuggled)
+
+
+def test_log_group_keeps_its_own_and_skips_others() -> None:
+    from coi.network.plan import LOG_GROUPS, log_group
+
+    empty = TableState(True, frozenset({"forward", "input"}))
+    first = log_group(empty, "coi-a")
+    assert LOG_GROUPS[0] <= first < LOG_GROUPS[1]
+    assert log_group(empty, "coi-a") == first  # derived from the name
+    taken = TableState(True, frozenset({"f0-coi-b", "f0-coi-a"}), (
+        Rule("f0-coi-b", 5, log_group=first),))
+    assert log_group(taken, "coi-a") not in (first, None)
+    own = TableState(True, frozenset({"f0-coi-a"}), (Rule("f0-coi-a", 5, log_group=99),))
+    assert log_group(own, "coi-a") == 99

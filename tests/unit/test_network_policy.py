@@ -107,3 +107,14 @@ def test_flag_overrides_the_configured_mode() -> None:
 def test_a_bad_tool_domain_is_refused() -> None:
     with pytest.raises(ConfigError):
         NetworkPolicy.from_config(Network(), ["*.example.com"])
+
+
+def test_log_spec_follows_monitoring_config() -> None:
+    from coi.config.model import Monitoring, NftMonitoring
+    from coi.network.policy import LogSpec
+
+    spec = LogSpec.from_config(Monitoring(nft=NftMonitoring(rate_limit_per_second=20,
+                                                            log_dns_queries=False)))
+    assert spec == LogSpec(group=None, rate=20, dns=False)
+    assert LogSpec.from_config(Monitoring(enabled=False)) is None
+    assert LogSpec.from_config(Monitoring(nft=NftMonitoring(enabled=False))) is None

@@ -177,3 +177,54 @@ def test_destination_parsing_feeds_rules() -> None:
     rules = forward_rules(TARGET, policy("allowlist"),
                           Resolved(allowed=(Allowed(dest.network, dest.ports),)))  # type: ignore[arg-type]
     assert any("{ 10.0.0.0/8 . 443 }" in r for r in rules)
+
+
+LOG = LogSpec(group=7, rate=50)
+
+
+def log_only(rule: str) -> bool:
+    return " log prefix " in rule and not any(
+        v in rule.split() for v in ("accept", "drop", "goto", "jump", "reject"))
+
+
+@pytest.mark.parametrize("mode", ["restricted", "allowlist", "open"])
+def test_monitor_log_rules_never_decide(mode: str) -> None:
+    resolved = Resolved(allowed=(Allowed(ipaddress.ip_network("1.2.3.4/32"), ()),))
+    logged = policy(mode, log=LOG)
+    for build in (forward_rules, input_rules):
+        plain = build(TARGET, policy(mode), resolved)
+        rules = build(TARGET, logged, resolved)
+        # Without the log-only rules, what is left is exactly the unlogged chain.
+        assert [r for r in rules if not log_only(r)] == plain
+        logs = [r for r in rules if log_only(r)]
+        assert all("limit rate 50/second" in r and r.endswith("group 7") for r in logs)
+        assert rules[-1] == plain[-1]  # still ends in its verdict
+
+
+def test_watch_rules_suspicious_ports_dns_and_new_connections() -> None:
+    rules = forward_rules(TARGET, policy(log=LOG), Resolved())
+    text = "\n".join(rules)
+    suspicious = next(r for r in rules if ":suspicious-port " in r)
+    assert suspicious.startswith("ct state new tcp dport { 1234, 4444, 5555, 6666-6697, "
+                                 "12345, 31337 }")
+    udp_dns = rules.index(next(r for r in rules if r.startswith("udp dport 53 ")))
+    assert udp_dns < rules.index("ct state established,related accept")  # every query
+    assert "ct state new tcp dport 53 limit" in text
+    conn = rules.index(next(r for r in rules if ":conn " in r))
+    assert conn == len(rules) - 2 and rules[conn].startswith("ct state new limit")
+    assert all(rules.index(r) < conn for r in rules if "goto refuse" in r)
+    quiet = forward_rules(TARGET, policy(log=LogSpec(7, dns=False)), Resolved())
+    assert not any(":dns " in r for r in quiet)
+
+
+def test_open_mode_logs_then_accepts() -> None:
+    rules = forward_rules(TARGET, policy("open", log=LOG), Resolved())
+    assert rules[-1] == 'counter accept comment "open"'
+    reasons = [r.split(f"coi:{TARGET.container}:")[1].split()[0] for r in rules[:-1]]
+    assert reasons == ["dns", "suspicious-port", "dns", "conn"]
+    assert input_rules(TARGET, policy("open", log=LOG), Resolved()) == rules
+
+
+def test_log_group_must_be_chosen_first() -> None:
+    with pytest.raises(ValueError):
+        forward_rules(TARGET, policy(log=LogSpec()), Resolved())

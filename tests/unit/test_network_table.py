@@ -98,3 +98,19 @@ def test_garbage_is_a_policy_error() -> None:
         parse("not json")
     with pytest.raises(PolicyError):
         parse('{"other": []}')
+
+
+def test_log_groups_are_read_per_container() -> None:
+    import json
+
+    log = {"log": {"prefix": "coi:c:private ", "group": 4242}}
+    text = json.dumps({"nftables": [
+        {"chain": {"family": "inet", "table": "coi", "name": "f0-c"}},
+        {"chain": {"family": "inet", "table": "coi", "name": "f1-d"}},
+        {"rule": {"chain": "f0-c", "handle": 3, "expr": [{"limit": {"rate": 5}}, log]}},
+        {"rule": {"chain": "f1-d", "handle": 4, "expr": [{"accept": None}]}},
+    ]})
+    state = parse(text)
+    assert state.rules[0].log_group == 4242 and state.rules[0].verdict == ""
+    assert state.log_group("c") == 4242 and state.log_group("d") is None
+    assert state.log_groups() == {4242} and state.log_groups(but="c") == set()

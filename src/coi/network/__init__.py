@@ -5,7 +5,8 @@ One table, `inet coi`; per container two chains reached by the container's MAC a
 
 - `policy`   NetworkPolicy.from_config(config.network, tool_domains)
 - `nic`      nic_device / nic_overrides for the create request, Bridge, Target
-- `firewall` apply (before create), refresh, remove, orphans, clean_orphans
+- `firewall` apply (before create), refresh, remove, orphans, clean_orphans,
+             log_group_of (the nflog group the monitor reads)
 - `proof`    verify(): the proof from inside the container at session start
 - `health`   checks for `coi health`
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
         Applied,
         apply,
         clean_orphans,
+        log_group_of,
         orphans,
         prepare_table,
         refresh,
@@ -39,6 +41,7 @@ __all__ = [
     "apply",
     "bridge",
     "clean_orphans",
+    "log_group_of",
     "mac_address",
     "nic_device",
     "nic_overrides",
@@ -50,8 +53,8 @@ __all__ = [
 ]
 
 _HOMES = {
-    **dict.fromkeys(("Applied", "apply", "clean_orphans", "orphans", "prepare_table",
-                     "refresh", "remove"), "coi.network.firewall"),
+    **dict.fromkeys(("Applied", "apply", "clean_orphans", "log_group_of", "orphans",
+                     "prepare_table", "refresh", "remove"), "coi.network.firewall"),
     **dict.fromkeys(("Bridge", "Target", "bridge", "mac_address", "nic_device",
                      "nic_overrides"), "coi.network.nic"),
     "NetworkPolicy": "coi.network.policy",

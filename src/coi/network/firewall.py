@@ -43,31 +43,54 @@ class Applied:
     def container(self) -> str:
         return self.target.container
 
+    @property
+    def log_group(self) -> int | None:
+        """The nflog group the rules log to (None: no logging)."""
+        return self.policy.log.group if self.policy.log else None
+
 
 def apply(target: Target, policy: NetworkPolicy, *, nft: Nft | None = None,
           resolved: Resolved | None = None, lookup: Lookup = system_lookup) -> Applied:
     """Install (or atomically replace) the rules for `target`. Raises PolicyError when
     they cannot be installed; open mode only warns if coi's table does not exist (then
-    nothing of coi's stands in its way)."""
+    nothing of coi's stands in its way). A LogSpec without a group gets one here (see
+    `plan.log_group`); `Applied.policy` carries the group chosen."""
     started = time.monotonic()
     nft = nft or Nft()
     resolved = resolved or resolve(policy, target.bridge.subnets, lookup=lookup)
-    forward = tuple(forward_rules(target, policy, resolved))
-    inputs = tuple(input_rules(target, policy, resolved))
     state: TableState | None = None
     try:
         state = nft.list_table()
+        policy = with_log_group(policy, state, target.container)
+        forward = tuple(forward_rules(target, policy, resolved))
+        inputs = tuple(input_rules(target, policy, resolved))
         generation = plan.next_generation(state, target.container)
         cmds = plan.install(state, target, forward, inputs, int(time.time()))
         nft.apply(cmds, f"apply the {policy.mode} network policy of {target.container}")
     except PolicyError as exc:
         if policy.filtered or (state is not None and state.exists):
             raise
-        return Applied(target, policy, resolved, forward, inputs, None,
+        policy = with_log_group(policy, TableState(False), target.container)
+        return Applied(target, policy, resolved, tuple(forward_rules(target, policy, resolved)),
+                       tuple(input_rules(target, policy, resolved)), None,
                        time.monotonic() - started,
                        (*resolved.warnings, f"open mode without coi's firewall table: {exc}"))
     return Applied(target, policy, resolved, forward, inputs, generation,
                    time.monotonic() - started, resolved.warnings)
+
+
+def with_log_group(policy: NetworkPolicy, state: TableState, container: str) -> NetworkPolicy:
+    """`policy` with its LogSpec's group chosen (unchanged without a LogSpec, or when
+    the group was given)."""
+    if policy.log is None or policy.log.group is not None:
+        return policy
+    return replace(policy, log=replace(policy.log, group=plan.log_group(state, container)))
+
+
+def log_group_of(container: str, *, nft: Nft | None = None) -> int | None:
+    """The nflog group `container`'s live rules log to (None: no rules, or no logging)."""
+    state = (nft or Nft()).list_table()
+    return state.log_group(container) if state.exists else None
 
 
 def refresh(applied: Applied, *, client: Client | None = None, nft: Nft | None = None,

@@ -32,6 +32,8 @@ PROBE_RULES = (
     "reject with icmpx admin-prohibited",
     "meta l4proto { tcp, udp } ip daddr . th dport { 10.0.0.0/8 . 53 } counter accept",
     "ip6 daddr { fc00::/7, fe80::/10 } counter drop",
+    'ct state new tcp dport { 4444, 6666-6697 } limit rate 10/second log prefix '
+    '"coi:health:probe " group 65535',
 )
 EXTENSIONS = ("instance_nic_bridged_port_isolation", "instances_nic_host_name")
 BRIDGE_PROBE = (

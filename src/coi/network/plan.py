@@ -17,8 +17,10 @@ first (the catch-all takes over), chains after. As root all of it is one transac
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
+from coi.errors import PolicyError
 from coi.network.nic import Target
 from coi.network.rules import (
     BASE_CHAINS,
@@ -47,6 +49,27 @@ def skeleton(state: TableState) -> list[str]:
         if state.find(chain, UNREGISTERED) is None:
             cmds.append(f"add rule {TABLE} {chain} {catch_all()}")
     return cmds
+
+
+LOG_GROUPS = (0x4000, 0xC000)  # nflog groups coi picks from: [low, high)
+
+
+def log_group(state: TableState, container: str) -> int:
+    """The nflog group for `container`'s log rules: the one its rules use already, else
+    the first one no other container's rules use, starting from a point derived from
+    its name (so concurrent sessions rarely race for the same one)."""
+    own = state.log_group(container)
+    if own is not None:
+        return own
+    used = state.log_groups(but=container)
+    low, high = LOG_GROUPS
+    size = high - low
+    start = int.from_bytes(hashlib.sha256(container.encode()).digest()[:4], "big") % size
+    for step in range(size):
+        group = low + (start + step) % size
+        if group not in used:
+            return group
+    raise PolicyError("no free nflog group for the monitor's log rules")
 
 
 def next_generation(state: TableState, container: str) -> int:

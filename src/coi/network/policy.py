@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from coi.config.model import Network
+from coi.config.model import Monitoring, Network
 from coi.errors import ConfigError
 from coi.network.ranges import IPNetwork
 
@@ -41,10 +41,22 @@ class Destination:
 
 @dataclass(frozen=True)
 class LogSpec:
-    """Log refused packets to nflog `group` (for the monitor), at most `rate` a second."""
+    """What the rules log to nflog `group` for the monitor, each log rule at most `rate`
+    packets a second: refusals, new connections, suspicious destination ports and (with
+    `dns`) DNS queries. `group` None: `firewall.apply` picks one no other container's
+    rules use (keeping the container's own on a re-apply)."""
 
-    group: int
+    group: int | None = None
     rate: int = 100
+    dns: bool = True
+
+    @classmethod
+    def from_config(cls, monitoring: Monitoring) -> LogSpec | None:
+        """None unless `[monitoring] enabled` and `[monitoring.nft] enabled`."""
+        nft = monitoring.nft
+        if not (monitoring.enabled and nft.enabled):
+            return None
+        return cls(rate=nft.rate_limit_per_second, dns=nft.log_dns_queries)
 
 
 def _port(text: str, entry: str) -> int:

@@ -1,8 +1,8 @@
 """`nft -j -a list table inet coi`, read into the few facts coi acts on.
 
 Only what planning and checking need: which chains exist, and per rule its chain,
-handle, comment, jump or goto target, the source MAC it matches, its counter and the
-verdict it ends in. Anything else in the JSON is ignored.
+handle, comment, jump or goto target, the source MAC it matches, its counter, the
+verdict it ends in and the nflog group it logs to. Anything else in the JSON is ignored.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class Rule:
     mac: str = ""  # `ether saddr` it matches, if a single address
     packets: int = 0
     verdict: str = ""  # accept, drop, reject, jump, goto, or "" (none)
+    log_group: int | None = None  # `log ... group G`
 
     @property
     def stamp(self) -> int | None:
@@ -74,6 +75,18 @@ class TableState:
         """Every container that has a chain here."""
         return {o.container for c in self.chains if (o := owner(c))}
 
+    def log_group(self, container: str) -> int | None:
+        """The nflog group `container`'s rules log to (None: they do not log)."""
+        mine = set(self.chains_of(container))
+        return next((r.log_group for r in self.rules
+                     if r.chain in mine and r.log_group is not None), None)
+
+    def log_groups(self, but: str = "") -> set[int]:
+        """The nflog groups of every container's rules (except `but`'s)."""
+        theirs = {c for c in self.chains if (o := owner(c)) and o.container != but}
+        return {r.log_group for r in self.rules
+                if r.chain in theirs and r.log_group is not None}
+
     def find(self, chain: str, comment: str) -> Rule | None:
         return next((r for r in self.rules_in(chain) if r.comment == comment), None)
 
@@ -91,17 +104,20 @@ def parse(text: str) -> TableState:
 def _rule(data: dict[str, Any]) -> Rule:
     target = verdict = mac = ""
     packets = 0
+    group: int | None = None
     for key, value in (item for expr in data.get("expr", ()) for item in expr.items()):
         if key in ("jump", "goto"):
             target, verdict = value["target"], key
         elif key in ("accept", "drop", "reject"):
             verdict = key
+        elif key == "log" and isinstance(value, dict) and "group" in value:
+            group = int(value["group"])
         elif key == "counter":
             packets = int(value.get("packets", 0))
         elif key == "match" and _is_ether_saddr(value) and isinstance(value["right"], str):
             mac = value["right"]
     return Rule(data["chain"], int(data["handle"]), str(data.get("comment", "")),
-                target, mac, packets, verdict)
+                target, mac, packets, verdict, group)
 
 
 def _is_ether_saddr(match: dict[str, Any]) -> bool:

@@ -29,7 +29,7 @@ import msgspec
 from coi import limits
 from coi.config.model import Network
 from coi.errors import PolicyError
-from coi.network.policy import NetworkPolicy
+from coi.network.policy import LogSpec, NetworkPolicy
 from coi.session.paths import WORKSPACE
 
 if TYPE_CHECKING:
@@ -170,10 +170,15 @@ def sweep(client: Client, coi_home: Path) -> Swept:
 # -- the supervisor's refresh --------------------------------------------------------
 
 
-def network_spec(policy_config: Network, tool_domains: Iterable[str], bridge: str) -> str:
-    """What the supervisor needs to rebuild the policy (it reads no config), as JSON."""
+def network_spec(policy_config: Network, tool_domains: Iterable[str], bridge: str,
+                 log: LogSpec | None = None) -> str:
+    """What the supervisor needs to rebuild the policy (it reads no config), as JSON.
+    `log` is the session policy's LogSpec (`plan.network_policy.log`), so a re-apply by
+    the supervisor keeps the monitor's log rules (and their group)."""
     return msgspec.json.encode({"network": policy_config, "tools": list(tool_domains),
-                                "bridge": bridge}).decode()
+                                "bridge": bridge, "log": log and {
+                                    "group": log.group, "rate": log.rate, "dns": log.dns},
+                                }).decode()
 
 
 @dataclass
@@ -195,7 +200,9 @@ class Refresher:
             return None
         data = msgspec.json.decode(spec)
         network = msgspec.convert(data["network"], Network)
-        policy = NetworkPolicy.from_config(network, data["tools"])
+        log = data.get("log")
+        policy = NetworkPolicy.from_config(network, data["tools"], log=log and LogSpec(
+            group=log["group"], rate=log["rate"], dns=log["dns"]))
         if not policy.hostnames:
             return None
         return cls(container, project, policy, data["bridge"])

@@ -17,7 +17,7 @@ from pathlib import Path
 from coi.config import ConfigContext, LoadedConfig, load_config
 from coi.config.model import Config
 from coi.errors import UsageError
-from coi.network.policy import NetworkPolicy
+from coi.network.policy import LogSpec, NetworkPolicy
 from coi.session import env as session_env
 from coi.session.mounts import extra_mounts, parse_mount, storage_source
 from coi.session.paths import container_home
@@ -122,7 +122,8 @@ def make_plan(flags: SessionFlags, loaded: LoadedConfig,
         check_slot(flags.slot)
     tool = get_tool(cfg.tool.name)
     _check_limits(cfg)
-    policy = NetworkPolicy.from_config(cfg.network, tool.api_domains)
+    policy = NetworkPolicy.from_config(cfg.network, tool.api_domains,
+                                       log=LogSpec.from_config(cfg.monitoring))
     owner = ConfigContext.from_environ(environ=host).owner
     home = container_home(cfg.incus.code_user)
     return SessionPlan(
@@ -198,8 +199,9 @@ def with_tool(plan: SessionPlan, name: str,
     tool = get_tool(name)
     host = os.environ if environ is None else environ
     return replace(plan, tool=tool, binary=_binary(tool, "", host),
-                   network_policy=NetworkPolicy.from_config(plan.config.network,
-                                                            tool.api_domains))
+                   network_policy=NetworkPolicy.from_config(
+                       plan.config.network, tool.api_domains,
+                       log=LogSpec.from_config(plan.config.monitoring)))
 
 
 def project_of(loaded: LoadedConfig) -> str | None:
