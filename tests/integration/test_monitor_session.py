@@ -31,11 +31,14 @@ from coi.errors import IncusError
 from coi.incus import instances
 from coi.incus.client import Client
 from coi.monitor import patterns
-from coi.network import firewall, nic
+from coi.network import firewall
 from coi.network.rules import TABLE
 from coi.session.runlock import is_supervised
 from tests.integration import netlab
 from tests.integration.session_support import Sandbox, sandbox, wait_until
+from tests.integration.test_session_isolation import lab, write_config
+
+__all__ = ["lab"]  # the netlab fixture (module scope, one lab on the host at a time)
 
 pytestmark = pytest.mark.slow
 
@@ -65,20 +68,6 @@ def box(incus: Client, test_image: str, tmp_path: Path) -> Iterator[Sandbox]:
     """A sandbox; its containers (frozen ones too) are force-deleted at the end."""
     with sandbox(incus, test_image, tmp_path, owner=1000) as made:
         yield made
-
-
-@pytest.fixture(scope="module")
-def lab(incus: Client) -> Iterator[netlab.Lab]:
-    _, base = netlab.profile_nic(incus)
-    gateway = nic.bridge(incus, base["network"]).gateway4[0]
-    with netlab.lab(gateway) as made:
-        yield made
-
-
-def write_config(box: Sandbox, text: str) -> None:
-    path = box.home / ".config" / "coi" / "config.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
 
 
 def start(box: Sandbox, config: str = CONFIG) -> str:
@@ -334,8 +323,12 @@ def test_connection_to_a_private_address_is_a_network_event(box: Sandbox,
     event = wait_event(box, name, lambda e: PRIVATE in json.dumps(e.get("evidence")), 10,
                        f"an audit line about {PRIVATE}")
     assert event["detector"] == "network", event
-    assert event["severity"] in ("info", "warning", "high", "critical"), event
+    assert event["severity"] == "warning" and event["action"] == "alerted", event
     assert event["container"] == name
+    evidence = event["evidence"]
+    assert (evidence["dst"], evidence["dport"]) == (PRIVATE, netlab.NS_PORT), evidence
+    assert evidence["reason"] == "private" and evidence["refused"], evidence
+    assert box.status(name) == "Running"
 
 
 def test_deleted_rule_is_repaired_or_paused(box: Sandbox, lab: netlab.Lab) -> None:
