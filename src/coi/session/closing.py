@@ -41,6 +41,9 @@ class CloseOptions:
     shutdown_timeout: int = 60
     save_attempts: int = 3
     coi_home: Path | None = None  # given: release the container's isolation at the end
+    # False: a stopped container is not started to hand files back (the monitor killed
+    # it: nothing in it may run again).
+    start_for_reclaim: bool = True
 
 
 def close_session(client: Client, store: SessionStore, record: SessionRecord, *,
@@ -91,6 +94,11 @@ def _reclaim(client: Client, container: str, running: bool, options: CloseOption
     """Hand files back. A stopped container is started for it (exec needs a running
     one): files `sudo` made must not stay with an anonymous host uid. A container that
     stops meanwhile (a poweroff under way) is waited for and started once more."""
+    if not running and not options.start_for_reclaim:
+        notes.append("workspace files were not handed back (the container is not started "
+                      "again after a threat): files made as root inside keep their "
+                      "anonymous host owner")
+        return 0
     for attempt in (1, 2):
         try:
             if not running or attempt == 2:

@@ -24,19 +24,7 @@ READY_TIMEOUT = 20.0
 
 
 def spec_args(spec: SupervisorSpec) -> list[str]:
-    args = ["--container", spec.container, "--session", spec.session_id, "--tool", spec.tool,
-            "--coi-home", str(spec.coi_home), "--log", str(spec.log_path),
-            "--project", spec.project, "--code-uid", str(spec.code_uid), "--home", spec.home,
-            "--save-interval", repr(spec.save_interval),
-            "--shutdown-timeout", str(spec.shutdown_timeout),
-            "--duration", repr(spec.duration)]
-    if spec.network:
-        args += ["--network", spec.network]
-    if spec.remote:
-        args += ["--remote", spec.remote]
-    if spec.owner is not None:
-        args += ["--owner", f"{spec.owner[0]}:{spec.owner[1]}"]
-    return args
+    return ["--spec", spec.to_json()]
 
 
 def spawn(spec: SupervisorSpec, lock_fd: int) -> int:
@@ -94,6 +82,31 @@ def detach() -> None:
 def signal_ready(fd: int) -> None:
     os.write(fd, f"ready {os.getpid()}\n".encode())
     os.close(fd)
+
+
+def supervise_main(argv: list[str]) -> int:
+    """`python -m coi _supervise --spec JSON --lock-fd N --ready-fd N`, parsed here
+    without click: the supervisor lives as long as its session, and what it imports
+    stays in memory all that time."""
+    import logging
+
+    from coi.session.supervisor import supervise
+
+    options = dict(zip(argv[::2], argv[1::2], strict=False))
+    try:
+        spec = SupervisorSpec.from_json(options["--spec"])
+        lock_fd, ready_fd = int(options["--lock-fd"]), int(options["--ready-fd"])
+    except (KeyError, ValueError, TypeError) as exc:
+        print(f"usage: coi _supervise --spec JSON --lock-fd N --ready-fd N ({exc})",
+              file=sys.stderr)
+        return 2
+    detach()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("coi.supervisor").info(
+        "supervising %s (session %s, lock fd %d)", spec.container, spec.session_id, lock_fd)
+    outcome = supervise(spec, ready=lambda: signal_ready(ready_fd), lock_fd=lock_fd)
+    logging.getLogger("coi.supervisor").info("done: %s", outcome)
+    return 0
 
 
 def log_path(logs_dir: Path, container: str) -> Path:

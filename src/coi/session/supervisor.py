@@ -1,18 +1,26 @@
-"""The per-session supervisor: a detached process that makes sure no session data is lost.
+"""The per-session supervisor: a detached process that watches the session until it ends.
 
 `coi shell` starts it (`coi _supervise …`) once the tool runs in tmux, and hands it the
 run lock (coi.session.runlock) it took when it created the container: `is_supervised`
 means "that lock is held". The supervisor lives in its own session (setsid, then a second
 fork), so killing `coi shell` or closing its terminal does not touch it. It
 
-- saves the tool's state every `save_interval` seconds,
+- watches the container from the host for threats (coi.session.sentry: the monitor's
+  polls, exec and network events, firewall changes) and responds per `[monitoring]`:
+  pause on HIGH, kill on CRITICAL (then saves, marks the session and ends it);
+- keeps coi's nftables rules for the session intact: a change to them is repaired, or
+  the container paused when that fails;
+- saves the tool's state every `save_interval` seconds;
 - in allowlist mode (or with a proxy hostname) re-resolves the hostnames every
-  `network.refresh_interval_minutes` and swaps the container's rules if they changed,
+  `network.refresh_interval_minutes`;
 - waits, without polling, for the tmux session to end or the container to stop
   (coi.session.watch), or for `--limit-duration` to run out (end reason "time-limit"),
 - then saves, hands workspace files back, deletes the ephemeral container or stops the
   persistent one, releases its isolation (rules, protected-path mounts), marks the
   session ended (coi.session.closing) and exits.
+
+Saves, refreshes and firewall checks run in short-lived child processes
+(coi.session.tasks): the supervisor itself stays small, one per session.
 
 It logs to `~/.coi/logs/supervisor-<container>.log` and keeps its run state in
 `~/.coi/run/<container>.json`. On SIGTERM it saves once and exits, leaving the container
@@ -21,36 +29,36 @@ running (`coi clean` then sees it as orphaned and ends it properly).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
-import threading
+import subprocess
+import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from coi.errors import CoiError, CoiTimeout, NotFound
 from coi.session import runlock
-from coi.session.closing import CloseOptions, close_session
-from coi.session.isolation import Refresher
 from coi.session.paths import CODE_HOME, run_state_path
 from coi.session.record import now_iso
 from coi.session.runlock import is_supervised
-from coi.session.save import save_state
 from coi.session.store import SessionStore
-from coi.session.watch import Ending, container_status, wait_for_end
 from coi.state import Owner, file_lock, write_record
 
 if TYPE_CHECKING:
     from coi.incus.client import Client
     from coi.session.record import SessionRecord
+    from coi.session.sentry import Outcome
 
 __all__ = ["SupervisorSpec", "is_supervised", "supervise"]
 
 log = logging.getLogger("coi.supervisor")
 RUN_STATE_SCHEMA = 1
 GRACE_SECONDS = 2.0  # for another coi process that stopped the container to finish
+TASK_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)
@@ -70,12 +78,31 @@ class SupervisorSpec:
     save_interval: float = 300.0  # seconds between saves; 0: only at the end
     shutdown_timeout: int = 60
     owner: Owner | None = None
-    network: str = ""  # coi.session.isolation.network_spec: what to refresh
+    network: str = ""  # coi.session.isolation.network_spec: what to refresh and guard
     duration: float = 0.0  # seconds the session may run (--limit-duration); 0: no limit
+    monitor: str = ""  # coi.monitor.engine.Settings as JSON; "": monitoring off
 
-    def close_options(self) -> CloseOptions:
+    def close_options(self, *, start_for_reclaim: bool = True) -> Any:
+        from coi.session.closing import CloseOptions
+
         return CloseOptions(code_uid=self.code_uid, home=self.home,
-                            shutdown_timeout=self.shutdown_timeout, coi_home=self.coi_home)
+                            shutdown_timeout=self.shutdown_timeout, coi_home=self.coi_home,
+                            start_for_reclaim=start_for_reclaim)
+
+    def to_json(self) -> str:
+        data = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> SupervisorSpec:
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for key in ("coi_home", "log_path"):
+            values[key] = Path(values[key])
+        if values.get("owner") is not None:
+            values["owner"] = tuple(values["owner"])
+        return cls(**values)
 
 
 class _Terminated(Exception):
@@ -91,113 +118,67 @@ def supervise(spec: SupervisorSpec, ready: object = None, lock_fd: int | None = 
     `ready`, when callable, is called once the run state is written; `lock_fd` is the run
     lock it was handed, removed once the session is closed."""
     from coi.incus import connect
+    from coi.session.sentry import Sentry
 
     store = SessionStore(spec.coi_home, spec.owner)
     record = store.load(spec.tool, spec.session_id)
     signal.signal(signal.SIGTERM, _on_sigterm)
     with connect(spec.remote or None, spec.project) as client:
-        _write_state(spec, last_save=None)
+        write_run_state(spec, last_save=None)
         if callable(ready):
             ready()
         try:
-            ending = _watch_and_save(client, spec, store, record)
+            outcome = Sentry(client, spec, store).run()
         except _Terminated:
             log.info("terminated: saving once, leaving %s running", spec.container)
-            _save(client, store, record, spec)
+            run_task(spec, "save")
             return "terminated"
         finally:
             run_state_path(spec.coi_home, spec.container).unlink(missing_ok=True)
-        outcome = _close(client, spec, store, record, ending)
+        result = _close(client, spec, store, store.load(record.tool, record.session_id),
+                        outcome)
     if lock_fd is not None:
         runlock.release_for(lock_fd, spec.coi_home, spec.container)
-    return outcome
+    return result
 
 
-class Timer:
-    """One periodic job: due every `period` seconds (None: never), from `start`."""
-
-    def __init__(self, period: float | None, start: float) -> None:
-        self.period = period if period and period > 0 else None
-        self.due = start + self.period if self.period else float("inf")
-
-    def fire(self, now: float) -> bool:
-        if now < self.due or self.period is None:
-            return False
-        self.due = now + self.period
-        return True
+# -- child tasks ----------------------------------------------------------------------
 
 
-def _watch_and_save(client: Client, spec: SupervisorSpec, store: SessionStore,
-                    record: SessionRecord) -> Ending | None:
-    """How the session ended; None: its time limit ran out (it is still running)."""
-    result: list[Ending] = []
-    watcher = threading.Thread(target=_watch, args=(spec, result), daemon=True,
-                               name="coi-watch")
-    watcher.start()
-    now = time.monotonic()
-    deadline = now + spec.duration if spec.duration > 0 else float("inf")
-    refresher = _refresher(spec)
-    saves = Timer(spec.save_interval, now)
-    refreshes = Timer(refresher.seconds if refresher else None, now)
-    while True:
-        wait = min(saves.due, refreshes.due, deadline) - time.monotonic()
-        watcher.join(None if wait == float("inf") else max(0.0, wait))
-        if not watcher.is_alive():
-            break
-        now = time.monotonic()
-        if now >= deadline:
-            log.info("the session's time limit (%.0f s) ran out", spec.duration)
-            return None
-        if refresher is not None and refreshes.fire(now):
-            _refresh(client, refresher)
-        if saves.fire(now):
-            _save(client, store, record, spec)
-    if not result:
-        raise CoiError("the session watcher failed; see the log above")
-    return result[0]
+def task_argv(spec: SupervisorSpec, job: str) -> list[str]:
+    return [sys.executable, "-m", "coi.session.tasks", job, spec.to_json()]
 
 
-def _refresher(spec: SupervisorSpec) -> Refresher | None:
+def start_task(spec: SupervisorSpec, job: str) -> subprocess.Popen[bytes]:
+    """Start a job of coi.session.tasks; its stderr goes to the supervisor's log."""
+    return subprocess.Popen(task_argv(spec, job), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=None, cwd="/")
+
+
+def run_task(spec: SupervisorSpec, job: str, timeout: float = TASK_TIMEOUT) -> bool:
+    """Run a job to its end; True when it succeeded."""
     try:
-        return Refresher.from_spec(spec.network, spec.container, spec.project)
-    except (CoiError, ValueError) as exc:
-        log.warning("network refresh disabled: %s", exc)
-        return None
+        done = subprocess.run(task_argv(spec, job), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, timeout=timeout, cwd="/", check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.warning("%s failed: %s", job, exc)
+        return False
+    if done.returncode != 0:
+        log.warning("%s failed (exit %d)", job, done.returncode)
+    return done.returncode == 0
 
 
-def _refresh(client: Client, refresher: Refresher) -> None:
-    try:
-        for warning in refresher.tick(client):
-            log.warning("network refresh: %s", warning)
-    except (CoiError, OSError) as exc:
-        log.warning("network refresh failed (the last rules stay): %s", exc)
-        return
-    log.info("network allowlist refreshed")
-
-
-def _watch(spec: SupervisorSpec, result: list[Ending]) -> None:
-    from coi.incus import connect
-
-    try:
-        with connect(spec.remote or None, spec.project) as client:
-            result.append(wait_for_end(client, spec.container, spec.code_uid, spec.home))
-    except BaseException:
-        log.exception("watching %s failed", spec.container)
-
-
-def _save(client: Client, store: SessionStore, record: SessionRecord,
-          spec: SupervisorSpec) -> None:
-    try:
-        saved = save_state(client, store, record, home=spec.home)
-    except (CoiError, OSError) as exc:
-        log.warning("periodic save failed: %s", exc)
-        return
-    log.info("saved %s (state saved at %s)", record.session_id, saved.saved_at)
-    _write_state(spec, last_save=now_iso())
+# -- the end ----------------------------------------------------------------------------
 
 
 def _close(client: Client, spec: SupervisorSpec, store: SessionStore,
-           record: SessionRecord, ending: Ending | None) -> str:
+           record: SessionRecord, outcome: Outcome) -> str:
+    from coi.session.closing import close_session
+    from coi.session.watch import Ending, container_status
+
+    if outcome.threat is not None:
+        return _close_threat(client, spec, store, record)
+    ending = outcome.ending
     log.info("%s: %s", spec.container, ending.value if ending else "time limit")
     running = container_status(client, spec.container) in ("Running", "Frozen")
     if ending is Ending.GONE or (not running
@@ -212,11 +193,28 @@ def _close(client: Client, spec: SupervisorSpec, store: SessionStore,
     return closed.action
 
 
+def _close_threat(client: Client, spec: SupervisorSpec, store: SessionStore,
+                  record: SessionRecord) -> str:
+    """The monitor killed the container: save what the tool had from the stopped
+    container (file API, nothing runs in it again), then end the session. The container
+    is not started again to hand files back: whatever the threat left must not run."""
+    from coi.session.closing import close_session
+
+    closed = close_session(client, store, record, running=False, reason="threat",
+                           options=spec.close_options(start_for_reclaim=False))
+    log.info("killed by the monitor: session %s saved (%s), container %s%s",
+             record.session_id, closed.record.saved_at or "nothing to save", closed.action,
+             "".join(f"; {note}" for note in closed.notes))
+    return f"killed by the monitor ({closed.action})"
+
+
 def _ended_elsewhere(client: Client, spec: SupervisorSpec, store: SessionStore,
                      record: SessionRecord) -> bool:
     """Whether a container that stopped was stopped by another coi process ending the
     session (rather than by a poweroff inside it): that process is saving it right
     now (the session lock is busy), or has deleted it or marked the session ended."""
+    from coi.session.watch import container_status
+
     try:
         with file_lock(store.lock_path(record.tool, record.session_id), timeout=0):
             pass
@@ -231,8 +229,13 @@ def _ended_elsewhere(client: Client, spec: SupervisorSpec, store: SessionStore,
         return False
 
 
-def _write_state(spec: SupervisorSpec, last_save: str | None) -> None:
+def write_run_state(spec: SupervisorSpec, last_save: str | None,
+                    **extra: object) -> None:
     state = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(spec).items()}
-    state.update(pid=os.getpid(), updated_at=now_iso(), last_save_at=last_save)
+    state.update(pid=os.getpid(), updated_at=now_iso(), last_save_at=last_save, **extra)
     write_record(run_state_path(spec.coi_home, spec.container), state, RUN_STATE_SCHEMA,
                  owner=spec.owner)
+
+
+def task_error(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, CoiError) else str(exc)

@@ -1,0 +1,465 @@
+"""The supervisor's watch loop: one thread waits for the session's end, this loop does
+everything else, woken by whichever comes first:
+
+  - the end of the session (the watcher thread writes to a pipe),
+  - a kernel event: a process exec'd (proc connector), a packet coi's rules logged
+    (nflog), a change to nftables (netlink), each read only when it is there,
+  - a timer: the monitor's poll, the periodic save, the allowlist refresh, the time limit.
+
+Findings go to the responder (coi.monitor.respond), which writes the audit log and
+pauses or kills the container through `_Actions`. A source that cannot be opened on
+this host (not root, a kernel without it) is logged once and left out; `coi health`
+says which ones work. Errors inside a poll are logged and the loop goes on: the
+session must never lose its saves because monitoring failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import select
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from coi.errors import CoiError
+
+if TYPE_CHECKING:
+    from coi.incus.client import Client
+    from coi.monitor.engine import Monitor
+    from coi.monitor.findings import Finding
+    from coi.monitor.respond import Responder
+    from coi.session.store import SessionStore
+    from coi.session.supervisor import SupervisorSpec
+    from coi.session.watch import Ending
+
+log = logging.getLogger("coi.supervisor")
+GUARD_FALLBACK_SECONDS = 30.0  # firewall checks without nftables change events
+GUARD_DEBOUNCE = 0.05  # a transaction's burst of change messages: one check
+ROTATE_SECONDS = 6 * 3600.0
+MONITOR_MARK = "user.coi.monitor"
+
+
+class Source(Protocol):
+    def fileno(self) -> int: ...
+
+
+@dataclass
+class Outcome:
+    """How the watch ended: the session's end (`ending`, None for the time limit), or
+    the monitor killed the container (`threat`)."""
+
+    ending: Ending | None = None
+    threat: Finding | None = None
+
+
+class Timer:
+    """One periodic job: due every `period` seconds (None: never), from `start`."""
+
+    def __init__(self, period: float | None, start: float) -> None:
+        self.period = period if period and period > 0 else None
+        self.due = start + self.period if self.period else float("inf")
+
+    def fire(self, now: float) -> bool:
+        if now < self.due or self.period is None:
+            return False
+        self.due = now + self.period
+        return True
+
+    def soon(self, now: float, delay: float) -> None:
+        self.due = min(self.due, now + delay)
+
+
+class Sentry:
+    def __init__(self, client: Client, spec: SupervisorSpec, store: SessionStore) -> None:
+        self.client = client
+        self.spec = spec
+        self.store = store
+        self.result: list[Ending] = []
+        self.wake_r, self.wake_w = os.pipe()
+        self.tasks: dict[str, subprocess.Popen[bytes]] = {}
+        self.last_save: str | None = None
+        self.monitor: Monitor | None = None
+        self.responder: Responder | None = None
+        self.sources: dict[str, Any] = {}
+        self.guard_wanted = False
+
+    # -- the loop -------------------------------------------------------------------
+
+    def run(self) -> Outcome:
+        watcher = threading.Thread(target=self._watch, daemon=True, name="coi-watch")
+        watcher.start()
+        now = time.monotonic()
+        spec = self.spec
+        deadline = now + spec.duration if spec.duration > 0 else float("inf")
+        self._start_monitor()
+        settings = self.monitor.settings if self.monitor else None
+        saves = Timer(spec.save_interval, now)
+        refreshes = Timer(self._refresh_seconds(), now)
+        polls = Timer(settings.poll_interval if settings else None, now)
+        guards = Timer(GUARD_FALLBACK_SECONDS if self._guarding()
+                       and "nftwatch" not in self.sources else None, now)
+        rotations = Timer(ROTATE_SECONDS if settings else None, now - ROTATE_SECONDS)
+        timers = (saves, refreshes, polls, guards, rotations)
+        try:
+            while True:
+                wait = min(deadline, *(t.due for t in timers)) - time.monotonic()
+                readable = self._wait(max(0.0, wait))
+                if self.wake_r in readable or not watcher.is_alive():
+                    break
+                now = time.monotonic()
+                if now >= deadline:
+                    log.info("the session's time limit (%.0f s) ran out", spec.duration)
+                    return Outcome(None)
+                threat = self._events(readable, now, guards)
+                if threat is None and polls.fire(now):
+                    threat = self._poll(now)
+                if threat is not None:
+                    return Outcome(threat=threat)
+                self._reap_tasks(readable)
+                if guards.fire(now) or self.guard_wanted:
+                    self._start_guard(guards, now)
+                if refreshes.fire(now):
+                    self._start("refresh")
+                if saves.fire(now):
+                    self._start("save")
+                if rotations.fire(now):
+                    self._rotate()
+        finally:
+            self._close_sources()
+            self._finish_tasks()
+            os.close(self.wake_r)
+        if not self.result:
+            raise CoiError("the session watcher failed; see the log above")
+        return Outcome(self.result[0])
+
+    def _wait(self, timeout: float) -> list[int]:
+        fds = [self.wake_r, *(s.fileno() for s in self.sources.values())]
+        fds += [p.stdout.fileno() for p in self.tasks.values() if p.stdout is not None]
+        try:
+            return select.select(fds, [], [], timeout)[0]
+        except InterruptedError:
+            return []
+
+    def _watch(self) -> None:
+        from coi.incus import connect
+        from coi.session.watch import wait_for_end
+
+        spec = self.spec
+        try:
+            with connect(spec.remote or None, spec.project) as client:
+                self.result.append(wait_for_end(client, spec.container, spec.code_uid,
+                                                spec.home))
+        except BaseException:
+            log.exception("watching %s failed", spec.container)
+        finally:
+            with contextlib.suppress(OSError):  # the loop may have ended first
+                os.write(self.wake_w, b"x")
+            os.close(self.wake_w)
+
+    # -- monitoring -------------------------------------------------------------------
+
+    def _start_monitor(self) -> None:
+        from coi.monitor.audit import AuditLog, audit_path
+        from coi.monitor.cgroup import find_payload_dir
+        from coi.monitor.engine import Monitor, Settings
+        from coi.monitor.respond import Responder
+
+        spec = self.spec
+        if not spec.monitor:
+            log.info("monitoring is off for this session")
+            return
+        settings = Settings.from_json(spec.monitor)
+        cgroup = find_payload_dir(spec.container, spec.project)
+        if cgroup is None:
+            log.warning("monitoring off: no cgroup found for %s", spec.container)
+            return
+        self.monitor = Monitor(spec.container, settings, cgroup)
+        self.responder = Responder(spec.container,
+                                   AuditLog(audit_path(spec.coi_home, spec.container)),
+                                   settings, _Actions(self.client, self.store, spec))
+        self._open_sources(settings)
+        log.info("monitoring %s every %.2f s from %s; event sources: %s", spec.container,
+                 settings.poll_interval, cgroup, ", ".join(self.sources) or "none")
+
+    def _open_sources(self, settings: Any) -> None:
+        def attempt(name: str, make: Any) -> None:
+            try:
+                self.sources[name] = make()
+            except (OSError, CoiError, ImportError) as exc:
+                log.warning("%s unavailable (%s): the monitor relies on its polls", name,
+                            exc)
+
+        def exec_watch() -> Source:
+            from coi.monitor.execwatch import ExecWatch
+
+            return ExecWatch()  # type: ignore[no-any-return]
+
+        def nflog() -> Source:
+            from coi.monitor.nflog import NflogSocket
+
+            return NflogSocket(settings.nflog_group)
+
+        def nft_watch() -> Source:
+            from coi.monitor.nftwatch import NftWatch
+
+            return NftWatch()  # type: ignore[no-any-return]
+
+        attempt("exec", exec_watch)
+        if settings.nft and settings.nflog_group is not None:
+            attempt("nflog", nflog)
+        if self._guarding():
+            attempt("nftwatch", nft_watch)
+
+    def _close_sources(self) -> None:
+        for source in self.sources.values():
+            with contextlib.suppress(Exception):
+                source.close()
+        self.sources.clear()
+
+    def _events(self, readable: list[int], now: float, guards: Timer) -> Finding | None:
+        found: list[Finding] = []
+        for name, source in list(self.sources.items()):
+            if source.fileno() not in readable:
+                continue
+            try:
+                found += self._read_source(name, source, now, guards)
+            except (OSError, CoiError) as exc:
+                log.warning("%s failed (%s); closing it", name, exc)
+                with contextlib.suppress(Exception):
+                    source.close()
+                del self.sources[name]
+        return self._respond(found)
+
+    def _read_source(self, name: str, source: Any, now: float, guards: Timer) -> list[Finding]:
+        assert self.monitor is not None
+        if name == "exec":
+            pids = source.drain()
+            return self.monitor.on_exec(pids, now) if self._watching() else []
+        if name == "nflog":
+            return self.monitor.on_net(source.read_events(), now)
+        if source.drain():
+            self.guard_wanted = True
+            guards.soon(now, GUARD_DEBOUNCE)
+        return []
+
+    def _poll(self, now: float) -> Finding | None:
+        if self.monitor is None:
+            return None
+        if not self._watching():
+            self._check_unfrozen()
+            return None
+        try:
+            found = self.monitor.poll(now)
+        except (OSError, ValueError) as exc:
+            log.warning("monitor poll failed: %s", exc)
+            return None
+        return self._respond(found)
+
+    def _respond(self, found: list[Finding]) -> Finding | None:
+        if not found or self.responder is None:
+            return None
+        for entry in self.responder.handle(found):
+            log.warning("threat %s/%s: %s (%s)", entry["severity"], entry["detector"],
+                        entry["title"], entry["action"])
+        if self.responder.state == "killed":
+            return self.responder.cause
+        return None
+
+    def _watching(self) -> bool:
+        return self.responder is None or self.responder.state == "running"
+
+    def _check_unfrozen(self) -> None:
+        """While paused: once the user has run `coi unfreeze`, watch again."""
+        from coi.incus import instances
+
+        assert self.responder is not None
+        try:
+            status = instances.get(self.client, self.spec.container).status
+        except CoiError:
+            return
+        if status == "Running":
+            log.info("%s was unfrozen: monitoring again", self.spec.container)
+            self.responder.resumed()
+
+    def _rotate(self) -> None:
+        from coi.monitor.audit import audit_dir
+        from coi.monitor.rotation import rotate
+
+        assert self.monitor is not None
+        try:
+            rotate(audit_dir(self.spec.coi_home),
+                   self.monitor.settings.audit_log_retention_days, datetime.now(UTC))
+        except OSError as exc:
+            log.warning("audit log rotation failed: %s", exc)
+
+    # -- the firewall's integrity ----------------------------------------------------
+
+    def _guarding(self) -> bool:
+        """Whether the session has coi rules to keep (not open mode without a table)."""
+        if not self.spec.network:
+            return False
+        try:
+            mode = json.loads(self.spec.network)["network"]["mode"]
+        except (ValueError, KeyError, TypeError):
+            return False
+        return bool(mode != "open")
+
+    def _start_guard(self, guards: Timer, now: float) -> None:
+        if "guard" in self.tasks:
+            return  # it will run again: the pending change is still wanted
+        self.guard_wanted = False
+        if guards.period is None:
+            guards.due = float("inf")
+        self._start("guard")
+
+    def _guard_done(self, code: int, output: bytes) -> None:
+        from coi.monitor.findings import Finding, Severity
+
+        try:
+            result = json.loads(output.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            result = {}
+        problems = result.get("problems") or []
+        if code == 0 and not problems:
+            return
+        finding = Finding(Severity.HIGH, "policy_integrity",
+                          "Network rules of the session changed",
+                          {"problems": problems[:20], "left": result.get("left", [])},
+                          key="rules")
+        if code == 0 and result.get("repaired"):
+            log.warning("network rules were changed (%s): repaired", "; ".join(problems))
+            self._audit(finding, "repaired")
+            return
+        log.error("network rules could not be checked or repaired: pausing")
+        try:
+            _Actions(self.client, self.store, self.spec).pause(finding)
+            action = "paused"
+        except (CoiError, OSError) as exc:
+            log.error("pausing failed too: %s", exc)
+            action = "pause-failed"
+        if action == "paused" and self.responder is not None:
+            self.responder.state, self.responder.cause = "paused", finding
+        self._audit(finding, action)
+
+    def _audit(self, finding: Finding, action: str) -> None:
+        from coi.monitor.audit import AuditLog, audit_path, event
+
+        if self.responder is not None:
+            self.responder.record(finding, action)
+        else:
+            AuditLog(audit_path(self.spec.coi_home, self.spec.container)).append(
+                event(finding, self.spec.container, action))
+
+    # -- child tasks --------------------------------------------------------------------
+
+    def _refresh_seconds(self) -> float | None:
+        if not self.spec.network:
+            return None
+        try:
+            data = json.loads(self.spec.network)
+            network = data["network"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        hostnames = network.get("mode") == "allowlist" or bool(network.get("proxy"))
+        minutes = network.get("refresh_interval_minutes") or 0
+        return float(minutes) * 60 if hostnames and minutes else None
+
+    def _start(self, job: str) -> None:
+        from coi.session.supervisor import start_task
+
+        if job in self.tasks:
+            log.info("%s still running; skipped this time", job)
+            return
+        try:
+            self.tasks[job] = start_task(self.spec, job)
+        except OSError as exc:
+            log.warning("could not start %s: %s", job, exc)
+
+    def _reap_tasks(self, readable: list[int]) -> None:
+        """Collect tasks whose output ended (each prints one line, then exits)."""
+        for job, proc in list(self.tasks.items()):
+            out = proc.stdout
+            if out is not None and out.fileno() not in readable and proc.poll() is None:
+                continue
+            output = out.read() if out is not None else b""
+            if out is not None:
+                out.close()
+            proc.wait()
+            del self.tasks[job]
+            self._task_done(job, proc.returncode, output)
+
+    def _task_done(self, job: str, code: int, output: bytes) -> None:
+        from coi.session.record import now_iso
+        from coi.session.supervisor import write_run_state
+
+        if job == "guard":
+            self._guard_done(code, output)
+        elif code != 0:
+            log.warning("%s failed (exit %d); see above", job, code)
+        elif job == "save":
+            self.last_save = now_iso()
+            log.info("saved %s", self.spec.session_id)
+            write_run_state(self.spec, last_save=self.last_save)
+        else:
+            log.info("%s done", job)
+
+    def _finish_tasks(self) -> None:
+        """At the end: let a running save finish (its data is the user's)."""
+        for job, proc in list(self.tasks.items()):
+            try:
+                proc.wait(timeout=120 if job == "save" else 10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        self.tasks.clear()
+
+
+class _Actions:
+    """The responder's hands: Incus calls and the marks a paused or killed session
+    carries (the container's `user.coi.monitor` key, the session record's `threat`)."""
+
+    def __init__(self, client: Client, store: SessionStore, spec: SupervisorSpec) -> None:
+        self.client = client
+        self.store = store
+        self.spec = spec
+
+    def pause(self, finding: Finding) -> None:
+        from coi.incus import instances
+
+        instances.freeze(self.client, self.spec.container)
+        self._mark(finding, "paused")
+
+    def kill(self, finding: Finding) -> None:
+        from coi.incus import instances
+
+        name = self.spec.container
+        with contextlib.suppress(CoiError):  # stopping by force works on either state
+            instances.freeze(self.client, name)
+        instances.stop(self.client, name, force=True)
+        self._mark(finding, "killed")
+
+    def _mark(self, finding: Finding, state: str) -> None:
+        from coi.incus import instances
+        from coi.monitor.respond import threat_mark
+
+        mark = threat_mark(finding, state)
+        try:
+            instances.update_config(self.client, self.spec.container,
+                                    {MONITOR_MARK: json.dumps(mark)})
+        except CoiError as exc:
+            log.warning("could not mark %s as %s: %s", self.spec.container, state, exc)
+        spec, store = self.spec, self.store
+        try:
+            with store.lock(spec.tool, spec.session_id, timeout=30):
+                record = store.load(spec.tool, spec.session_id)
+                store.write(record.flagged({**mark, "action": state}))
+        except (CoiError, OSError) as exc:
+            log.warning("could not mark session %s: %s", spec.session_id, exc)
