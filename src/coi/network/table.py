@@ -55,6 +55,11 @@ class TableState:
     exists: bool
     chains: frozenset[str] = frozenset()
     rules: tuple[Rule, ...] = ()
+    hooks: frozenset[tuple[str, str]] = frozenset()  # (base chain, its hook)
+
+    def hook_of(self, chain: str) -> str | None:
+        """The hook of base chain `chain` (None: a regular chain, or no such chain)."""
+        return next((h for c, h in self.hooks if c == chain), None)
 
     def rules_in(self, chain: str) -> list[Rule]:
         return [r for r in self.rules if r.chain == chain]
@@ -98,7 +103,9 @@ def parse(text: str) -> TableState:
         raise PolicyError(f"cannot read nft's listing of table inet coi: {exc}") from None
     chains = frozenset(i["chain"]["name"] for i in items if "chain" in i)
     rules = tuple(_rule(i["rule"]) for i in items if "rule" in i)
-    return TableState(True, chains, rules)
+    hooks = frozenset((i["chain"]["name"], str(i["chain"]["hook"])) for i in items
+                      if "chain" in i and "hook" in i["chain"])
+    return TableState(True, chains, rules, hooks)
 
 
 def _rule(data: dict[str, Any]) -> Rule:

@@ -1,0 +1,102 @@
+"""Notifications of nftables changes (the kernel's NFNLGRP_NFTABLES multicast group),
+so the supervisor checks coi's rules the moment someone changes them instead of
+polling `nft list` (see `coi.network.integrity`).
+
+`NftWatch()` joins the group on a non-blocking netlink socket; register `fileno()` with
+a selector and call `drain()` when it is readable: True when any queued notification
+concerns table `inet coi`, or when one cannot be attributed (the socket overflowed and
+notifications were lost): then the caller checks, fail safe. Every change to any table
+is delivered (one message per table, chain, rule, set, element, plus one NEWGEN per
+transaction); changes to other tables cost one parse each and return False. Joining
+needs CAP_NET_ADMIN, and sees only the network namespace the socket was made in.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+from coi.monitor import netlink
+from coi.monitor.netlink import KernelSourceError
+
+NFNLGRP_NFTABLES = 7
+NFNL_SUBSYS_NFTABLES = 10
+NFT_MSG_NEWGEN = 15
+NFPROTO_INET = 1
+TABLE_ATTR = 1  # NFTA_{TABLE_NAME,CHAIN_TABLE,RULE_TABLE,SET_TABLE,...}: all type 1
+RCVBUF = 1 << 20
+
+
+class NftWatch:
+    """Watches for changes to one nftables table (default: inet coi)."""
+
+    def __init__(self, table: str = "coi", family: int = NFPROTO_INET) -> None:
+        self.table = table.encode()
+        self.family = family
+        self.lost = 0  # overflows seen
+        try:
+            self._sock = netlink.open_socket(netlink.NETLINK_NETFILTER)
+        except OSError as exc:
+            raise KernelSourceError(f"cannot open a netfilter netlink socket: {exc}") from None
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+            self._sock.setsockopt(netlink.SOL_NETLINK, netlink.NETLINK_ADD_MEMBERSHIP,
+                                  NFNLGRP_NFTABLES)
+        except OSError as exc:
+            self._sock.close()
+            why = "needs root (CAP_NET_ADMIN)" if exc.errno == errno.EPERM else exc.strerror
+            raise KernelSourceError(f"cannot watch nftables changes: {why}; coi's rules "
+                                    "are checked by polling instead") from None
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def drain(self) -> bool:
+        """Read every queued notification; True if any concerns the watched table or
+        notifications were lost."""
+        hit = False
+        while True:
+            try:
+                data = self._sock.recv(netlink.RECV_SIZE)
+            except BlockingIOError:
+                return hit
+            except OSError as exc:
+                if exc.errno != errno.ENOBUFS:
+                    raise
+                self.lost += 1
+                hit = True
+                continue
+            if not data:
+                return hit
+            hit = self.concerns(data) or hit
+
+    def concerns(self, data: bytes) -> bool:
+        """Whether a datagram of notifications touches the watched table."""
+        return touches(data, self.table, self.family)
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> NftWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def touches(data: bytes, table: bytes = b"coi", family: int = NFPROTO_INET) -> bool:
+    """Whether any nftables notification in `data` concerns `table` of `family`, or
+    names no table (then it might)."""
+    subsystem = NFNL_SUBSYS_NFTABLES << 8
+    for msg_type, _flags, payload in netlink.messages(data):
+        if msg_type & 0xFF00 != subsystem or msg_type & 0xFF == NFT_MSG_NEWGEN:
+            continue
+        if len(payload) < netlink.NFGENMSG.size:
+            return True
+        if payload[0] != family:
+            continue
+        name = next((v for t, v in netlink.attributes(payload, netlink.NFGENMSG.size)
+                     if t == TABLE_ATTR), None)
+        if name is None or bytes(name).rstrip(b"\0") == table:
+            return True
+    return False
