@@ -107,12 +107,15 @@ def cstring(value: memoryview | bytes) -> str:
     return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
-def open_socket(protocol: int) -> socket.socket:
-    """A non-blocking, close-on-exec netlink socket bound to an automatic port id."""
+def open_socket(protocol: int, groups: int = 0, rcvbuf: int = 0) -> socket.socket:
+    """A non-blocking, close-on-exec netlink socket bound to an automatic port id (and
+    the multicast `groups` bitmask), with a receive buffer of `rcvbuf` bytes if given."""
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK
                          | socket.SOCK_CLOEXEC, protocol)
     try:
-        sock.bind((0, 0))
+        if rcvbuf:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.bind((0, groups))
     except OSError:
         sock.close()
         raise

@@ -75,11 +75,10 @@ class NflogSocket:
         self.group = group
         self.lost = 0  # times the kernel dropped events because we were too slow
         try:
-            self._sock = netlink.open_socket(netlink.NETLINK_NETFILTER)
+            self._sock = netlink.open_socket(netlink.NETLINK_NETFILTER, rcvbuf=RCVBUF)
         except OSError as exc:
             raise KernelSourceError(f"cannot open a netfilter netlink socket: {exc}") from None
         try:
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
             self._config(netlink.nlattr(NFULA_CFG_CMD, bytes([NFULNL_CFG_CMD_BIND])))
             self._config(
                 netlink.nlattr(NFULA_CFG_MODE, struct.pack(">IBB", copy_range,

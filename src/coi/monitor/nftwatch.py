@@ -14,7 +14,6 @@ needs CAP_NET_ADMIN, and sees only the network namespace the socket was made in.
 from __future__ import annotations
 
 import errno
-import socket
 
 from coi.monitor import netlink
 from coi.monitor.netlink import KernelSourceError
@@ -35,11 +34,10 @@ class NftWatch:
         self.family = family
         self.lost = 0  # overflows seen
         try:
-            self._sock = netlink.open_socket(netlink.NETLINK_NETFILTER)
+            self._sock = netlink.open_socket(netlink.NETLINK_NETFILTER, rcvbuf=RCVBUF)
         except OSError as exc:
             raise KernelSourceError(f"cannot open a netfilter netlink socket: {exc}") from None
         try:
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
             self._sock.setsockopt(netlink.SOL_NETLINK, netlink.NETLINK_ADD_MEMBERSHIP,
                                   NFNLGRP_NFTABLES)
         except OSError as exc:
