@@ -25,6 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from coi.errors import CoiError
@@ -75,6 +76,62 @@ class Timer:
         self.due = min(self.due, now + delay)
 
 
+TMUX_SERVER = "tmux: server"  # the comm tmux gives its server process
+END_CHECK_SECONDS = 0.5
+
+
+@dataclass
+class _Timers:
+    deadline: float  # the time limit (--limit-duration)
+    ends: Timer
+    saves: Timer
+    refreshes: Timer
+    polls: Timer
+    guards: Timer
+    rotations: Timer
+
+    def next_due(self) -> float:
+        return min(self.deadline, self.ends.due, self.saves.due, self.refreshes.due,
+                   self.polls.due, self.guards.due, self.rotations.due)
+
+
+class HostWatch:
+    """The session's end, seen from the host without any exec: the container's cgroup
+    goes away (it stopped or was deleted), or its tmux server exits. The server exits
+    when the session's tool does, unless something started another tmux session in
+    the container; then this keeps waiting, like `tmux wait-for` would without its hook,
+    until the container stops or someone ends the session."""
+
+    def __init__(self, cgroup_dir: Path, proc_root: Path = Path("/proc")) -> None:
+        self.cgroup_dir = cgroup_dir
+        self.proc_root = proc_root
+        self.server: int | None = None
+
+    def changed(self) -> bool:
+        """Whether the session may have ended (the caller asks Incus what happened)."""
+        if not (self.cgroup_dir / "cgroup.procs").exists():
+            return True
+        if self.server is not None and self._comm(self.server) == TMUX_SERVER:
+            return False
+        self.server = self._find_server()
+        return self.server is None
+
+    def _find_server(self) -> int | None:
+        from coi.monitor.cgroup import cgroup_pids
+
+        for pid in cgroup_pids(self.cgroup_dir):
+            if self._comm(pid) == TMUX_SERVER:
+                return pid
+        return None
+
+    def _comm(self, pid: int) -> str:
+        try:
+            with open(f"{self.proc_root}/{pid}/comm", "rb") as handle:
+                return handle.read().decode(errors="replace").strip()
+        except OSError:
+            return ""
+
+
 class Sentry:
     def __init__(self, client: Client, spec: SupervisorSpec, store: SessionStore) -> None:
         self.client = client
@@ -92,51 +149,79 @@ class Sentry:
     # -- the loop -------------------------------------------------------------------
 
     def run(self) -> Outcome:
-        watcher = threading.Thread(target=self._watch, daemon=True, name="coi-watch")
-        watcher.start()
-        now = time.monotonic()
+        from coi.monitor.cgroup import find_payload_dir
+
         spec = self.spec
-        deadline = now + spec.duration if spec.duration > 0 else float("inf")
-        self._start_monitor()
-        settings = self.monitor.settings if self.monitor else None
-        saves = Timer(spec.save_interval, now)
-        refreshes = Timer(self._refresh_seconds(), now)
-        polls = Timer(settings.poll_interval if settings else None, now)
-        guards = Timer(GUARD_FALLBACK_SECONDS if self._guarding()
-                       and "nftwatch" not in self.sources else None, now)
-        rotations = Timer(ROTATE_SECONDS if settings else None, now - ROTATE_SECONDS)
-        timers = (saves, refreshes, polls, guards, rotations)
+        cgroup = find_payload_dir(spec.container, spec.project)
+        host_watch = HostWatch(cgroup) if cgroup is not None else None
+        watcher = threading.Thread(target=self._watch, daemon=True, name="coi-watch")
+        if host_watch is None:  # no cgroup to look at: a long exec tells instead
+            watcher.start()
+        self._start_monitor(cgroup)
+        timers = self._timers(time.monotonic(), host_watch is not None)
         try:
             while True:
-                wait = min(deadline, *(t.due for t in timers)) - time.monotonic()
-                readable = self._wait(max(0.0, wait))
-                if self.wake_r in readable or not watcher.is_alive():
+                readable = self._wait(max(0.0, timers.next_due() - time.monotonic()))
+                if self.wake_r in readable or (host_watch is None and not watcher.is_alive()):
                     break
-                now = time.monotonic()
-                if now >= deadline:
-                    log.info("the session's time limit (%.0f s) ran out", spec.duration)
-                    return Outcome(None)
-                threat = self._events(readable, now, guards)
-                if threat is None and polls.fire(now):
-                    threat = self._poll(now)
-                if threat is not None:
-                    return Outcome(threat=threat)
-                self._reap_tasks(readable)
-                if guards.fire(now) or self.guard_wanted:
-                    self._start_guard(guards, now)
-                if refreshes.fire(now):
-                    self._start("refresh")
-                if saves.fire(now):
-                    self._start("save")
-                if rotations.fire(now):
-                    self._rotate()
+                outcome = self._step(readable, time.monotonic(), timers, host_watch)
+                if outcome is not None:
+                    return outcome
         finally:
             self._close_sources()
             self._finish_tasks()
             os.close(self.wake_r)
+            if host_watch is not None:
+                os.close(self.wake_w)  # no watcher thread owns it
         if not self.result:
             raise CoiError("the session watcher failed; see the log above")
         return Outcome(self.result[0])
+
+    def _timers(self, now: float, host_watch: bool) -> _Timers:
+        spec = self.spec
+        settings = self.monitor.settings if self.monitor else None
+        guard_period = (GUARD_FALLBACK_SECONDS if self._guarding()
+                        and "nftwatch" not in self.sources else None)
+        return _Timers(
+            deadline=now + spec.duration if spec.duration > 0 else float("inf"),
+            ends=Timer(END_CHECK_SECONDS if host_watch else None, now),
+            saves=Timer(spec.save_interval, now),
+            refreshes=Timer(self._refresh_seconds(), now),
+            polls=Timer(settings.poll_interval if settings else None, now),
+            guards=Timer(guard_period, now),
+            rotations=Timer(ROTATE_SECONDS if settings else None, now - ROTATE_SECONDS))
+
+    def _step(self, readable: list[int], now: float, timers: _Timers,
+              host_watch: HostWatch | None) -> Outcome | None:
+        """One turn of the loop; an Outcome once the watch is over."""
+        if host_watch is not None and timers.ends.fire(now) and host_watch.changed():
+            ending = self._ending_now()
+            if ending is not None:
+                return Outcome(ending)
+        if now >= timers.deadline:
+            log.info("the session's time limit (%.0f s) ran out", self.spec.duration)
+            return Outcome(None)
+        threat = self._events(readable, now, timers.guards)
+        if threat is None and timers.polls.fire(now):
+            threat = self._poll(now)
+        if threat is not None:
+            return Outcome(threat=threat)
+        self._reap_tasks(readable)
+        if timers.guards.fire(now) or self.guard_wanted:
+            self._start_guard(timers.guards, now)
+        if timers.refreshes.fire(now):
+            self._start("refresh")
+        if timers.saves.fire(now):
+            self._start("save")
+        if timers.rotations.fire(now):
+            self._rotate()
+        return None
+
+    def _ending_now(self) -> Ending | None:
+        from coi.session.watch import current_ending
+
+        spec = self.spec
+        return current_ending(self.client, spec.container, spec.code_uid, spec.home)
 
     def _wait(self, timeout: float) -> list[int]:
         fds = [self.wake_r, *(s.fileno() for s in self.sources.values())]
@@ -164,9 +249,8 @@ class Sentry:
 
     # -- monitoring -------------------------------------------------------------------
 
-    def _start_monitor(self) -> None:
+    def _start_monitor(self, cgroup: Path | None) -> None:
         from coi.monitor.audit import AuditLog, audit_path
-        from coi.monitor.cgroup import find_payload_dir
         from coi.monitor.engine import Monitor, Settings
         from coi.monitor.respond import Responder
 
@@ -175,7 +259,6 @@ class Sentry:
             log.info("monitoring is off for this session")
             return
         settings = Settings.from_json(spec.monitor)
-        cgroup = find_payload_dir(spec.container, spec.project)
         if cgroup is None:
             log.warning("monitoring off: no cgroup found for %s", spec.container)
             return
@@ -198,7 +281,7 @@ class Sentry:
         def exec_watch() -> Source:
             from coi.monitor.execwatch import ExecWatch
 
-            return ExecWatch()  # type: ignore[no-any-return]
+            return ExecWatch()
 
         def nflog() -> Source:
             from coi.monitor.nflog import NflogSocket
@@ -208,7 +291,7 @@ class Sentry:
         def nft_watch() -> Source:
             from coi.monitor.nftwatch import NftWatch
 
-            return NftWatch()  # type: ignore[no-any-return]
+            return NftWatch()
 
         attempt("exec", exec_watch)
         if settings.nft and settings.nflog_group is not None:

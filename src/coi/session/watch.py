@@ -63,6 +63,11 @@ def wait_for_end(client: Client, container: str, uid: int, home: str,
             pause(1.0)  # a signal meant for another session, or a flapping daemon
 
 
+def current_ending(client: Client, container: str, uid: int, home: str) -> Ending | None:
+    """What became of the session right now (see `_check`)."""
+    return _check(client, container, uid, home)
+
+
 def _check(client: Client, container: str, uid: int, home: str) -> Ending | None:
     """What became of the session; None while it goes on, or while the daemon does not
     answer (it may be restarting: the caller tries again)."""
