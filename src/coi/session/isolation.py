@@ -181,6 +181,41 @@ def network_spec(policy_config: Network, tool_domains: Iterable[str], bridge: st
                                 }).decode()
 
 
+def policy_from_spec(spec: str) -> tuple[NetworkPolicy, str]:
+    """The policy and bridge name a `network_spec` describes."""
+    data = msgspec.json.decode(spec)
+    network = msgspec.convert(data["network"], Network)
+    log = data.get("log")
+    policy = NetworkPolicy.from_config(network, data["tools"], log=log and LogSpec(
+        group=log["group"], rate=log["rate"], dns=log["dns"]))
+    return policy, data["bridge"]
+
+
+def expected_rules(client: Client, spec: str, container: str, project: str) -> Applied:
+    """What `firewall.apply` installs for this session now (for `integrity.check`),
+    from its `network_spec`: the log group the container's live rules use (or would
+    get), hostnames resolved on the host (allowlist mode: a changed answer shows as a
+    difference, and the repair then installs the fresh addresses)."""
+    from coi.network import firewall
+    from coi.network.nft import Nft
+    from coi.network.nic import Target, bridge
+    from coi.network.resolve import resolve
+    from coi.network.rules import forward_rules, input_rules
+
+    policy, bridge_name = policy_from_spec(spec)
+    target = Target.for_container(container, bridge(client, bridge_name), project)
+    state = Nft().list_table()
+    policy = firewall.with_log_group(policy, state, container)
+    resolved = resolve(policy, target.bridge.subnets)
+    generation = state.generation(container)
+    if generation is None:
+        generation = 0 if state.exists or policy.filtered else None
+    return firewall.Applied(target, policy, resolved,
+                            tuple(forward_rules(target, policy, resolved)),
+                            tuple(input_rules(target, policy, resolved)), generation, 0.0,
+                            resolved.warnings)
+
+
 @dataclass
 class Refresher:
     """Re-resolves allowlist (and proxy) hostnames for a running session. The first
@@ -198,14 +233,10 @@ class Refresher:
         """None when nothing needs refreshing (no hostnames to resolve)."""
         if not spec:
             return None
-        data = msgspec.json.decode(spec)
-        network = msgspec.convert(data["network"], Network)
-        log = data.get("log")
-        policy = NetworkPolicy.from_config(network, data["tools"], log=log and LogSpec(
-            group=log["group"], rate=log["rate"], dns=log["dns"]))
+        policy, bridge_name = policy_from_spec(spec)
         if not policy.hostnames:
             return None
-        return cls(container, project, policy, data["bridge"])
+        return cls(container, project, policy, bridge_name)
 
     @property
     def seconds(self) -> float:
