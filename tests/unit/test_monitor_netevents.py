@@ -17,6 +17,12 @@ def ev(reason: str, dst: str, dport: int | None = 443, family: int = 4,
     return NetEvent(f"coi:coi-x-1:{reason}", family, proto, src, dst, 40000, dport)
 
 
+def test_multicast_that_every_boot_sends_is_not_a_finding() -> None:
+    assert classify(ev("reserved", "224.0.0.251", 5353, proto="udp")) is None
+    assert classify(ev("reserved", "ff02::fb", 5353, 6, proto="udp")) is None
+    assert classify(ev("not-allowed", "224.0.0.251", 5353, proto="udp")) is not None
+
+
 @pytest.mark.parametrize(("event", "severity", "title"), [
     (ev("link-local", "169.254.169.254", 80), Severity.CRITICAL, "Metadata endpoint access"),
     (ev("link-local", "fd00:ec2::254", 80, 6), Severity.CRITICAL, "Metadata endpoint access"),
@@ -25,8 +31,6 @@ def ev(reason: str, dst: str, dport: int | None = 443, family: int = 4,
     (ev("private", "fd12::1", 22, 6), Severity.WARNING, "Connection to a private network"),
     (ev("host", "10.77.0.1", 8080), Severity.WARNING, "Connection to the host"),
     (ev("reserved", "127.0.0.1", 5432), Severity.WARNING, "Connection to a reserved address"),
-    (ev("reserved", "224.0.0.251", 5353, proto="udp"), Severity.INFO,
-     "Connection to a reserved address"),
     (ev("not-allowed", "198.51.100.7"), Severity.WARNING, "Connection outside the allowlist"),
     (ev("suspicious-port", "203.0.113.9", 4444), Severity.HIGH,
      "Connection to a suspicious port"),

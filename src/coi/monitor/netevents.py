@@ -6,7 +6,7 @@ happened; the destination refines it:
 | reason | finding |
 |---|---|
 | any, to a metadata endpoint (169.254.169.254, …) | CRITICAL "Metadata endpoint access" |
-| `private`, `reserved`, `link-local`, `host` (refused) | WARNING (multicast and broadcast: INFO) |
+| `private`, `reserved`, `link-local`, `host` (refused) | WARNING (multicast and broadcast: none, every boot sends some) |
 | `not-allowed` (allowlist violation, refused) | WARNING |
 | `suspicious-port` (new connection to 4444, 31337, …) | HIGH |
 | `conn` (a new connection that was let through) | INFO |
@@ -71,9 +71,10 @@ def classify(event: NetEvent) -> Finding | None:
         return Finding(Severity.CRITICAL, DETECTOR, "Metadata endpoint access",
                        evidence(event), key(event))
     if reason in REFUSED:
-        quiet = reason != "not-allowed" and _multicast(event.dst, event.family)
-        severity = Severity.INFO if quiet else Severity.WARNING
-        return Finding(severity, DETECTOR, REFUSED[reason], evidence(event), key(event))
+        if reason != "not-allowed" and _multicast(event.dst, event.family):
+            return None  # LLMNR, IGMP, mDNS: what every system sends as it boots
+        return Finding(Severity.WARNING, DETECTOR, REFUSED[reason], evidence(event),
+                       key(event))
     if reason == SUSPICIOUS:
         return Finding(Severity.HIGH, DETECTOR, "Connection to a suspicious port",
                        evidence(event), key(event))

@@ -195,9 +195,10 @@ def _supervise(plan: SessionPlan, record: SessionRecord, got: Acquired, project:
         home=plan.home, save_interval=plan.save_interval,
         shutdown_timeout=plan.shutdown_timeout, owner=plan.owner,
         network=isolation.network_spec(plan.config.network, plan.tool.api_domains,
-                                       got.engaged.guard.target.bridge.name),
+                                       got.engaged.guard.target.bridge.name,
+                                       log=got.engaged.applied.policy.log),
         duration=float(plan.duration or 0),
-        monitor=monitor_settings(plan, getattr(got.engaged.applied, "log_group", None)))
+        monitor=monitor_settings(plan, got.engaged.applied.log_group))
     return spawn(spec, got.run_lock)
 
 
