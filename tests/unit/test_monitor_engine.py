@@ -180,3 +180,12 @@ def test_failed_kill_falls_back_to_pausing(tmp_path: Path) -> None:
     assert responder.state == "paused"
     responder.resumed()
     assert responder.state == "running"
+
+
+def test_what_the_user_unfroze_for_does_not_pause_again(tmp_path: Path) -> None:
+    actions = FakeActions()
+    responder = Responder("c1", AuditLog(tmp_path / "a.jsonl"), Settings(), actions)
+    responder.handle([finding(Severity.HIGH)])
+    responder.resumed()
+    again = responder.handle([finding(Severity.HIGH), finding(Severity.HIGH, "other")])
+    assert [e["action"] for e in again] == ["alerted", "paused"]

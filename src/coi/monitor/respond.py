@@ -48,6 +48,8 @@ class Responder:
         self.actions = actions
         self.state = "running"  # running, paused, killed
         self.cause: Finding | None = None  # what paused or killed it
+        # What the user unfroze the container for: seen again, shown but not paused for.
+        self.acknowledged: set[tuple[str, str]] = set()
 
     def handle(self, findings: Iterable[Finding]) -> list[dict[str, Any]]:
         """Act on `findings`, worst first; returns the audit events written."""
@@ -66,6 +68,8 @@ class Responder:
     def resumed(self) -> None:
         """The user unfroze the container (`coi unfreeze`): watch it again."""
         if self.state == "paused":
+            if self.cause is not None:
+                self.acknowledged.add((self.cause.detector, self.cause.key))
             self.state = "running"
             self.cause = None
 
@@ -86,7 +90,7 @@ class Responder:
         return "killed"
 
     def _pause(self, finding: Finding) -> str:
-        if self.state == "paused":
+        if self.state == "paused" or (finding.detector, finding.key) in self.acknowledged:
             return "alerted"
         try:
             self.actions.pause(finding)

@@ -7,7 +7,7 @@ everything else, woken by whichever comes first:
   - a timer: the monitor's poll, the periodic save, the allowlist refresh, the time limit.
 
 Findings go to the responder (coi.monitor.respond), which writes the audit log and
-pauses or kills the container through `_Actions`. A source that cannot be opened on
+pauses or kills the container (coi.session.watchman). A source that cannot be opened on
 this host (not root, a kernel without it) is logged once and left out; `coi health`
 says which ones work. Errors inside a poll are logged and the loop goes on: the
 session must never lose its saves because monitoring failed.
@@ -26,28 +26,25 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from coi.errors import CoiError
+from coi.session.watchman import IncusActions
 
 if TYPE_CHECKING:
     from coi.incus.client import Client
-    from coi.monitor.engine import Monitor
     from coi.monitor.findings import Finding
-    from coi.monitor.respond import Responder
     from coi.session.store import SessionStore
     from coi.session.supervisor import SupervisorSpec
     from coi.session.watch import Ending
+    from coi.session.watchman import Watchman
 
 log = logging.getLogger("coi.supervisor")
 GUARD_FALLBACK_SECONDS = 30.0  # firewall checks without nftables change events
 GUARD_DEBOUNCE = 0.05  # a transaction's burst of change messages: one check
+GUARD_RETRY_SECONDS = 0.5
 ROTATE_SECONDS = 6 * 3600.0
 MONITOR_MARK = "user.coi.monitor"
-
-
-class Source(Protocol):
-    def fileno(self) -> int: ...
 
 
 @dataclass
@@ -141,9 +138,9 @@ class Sentry:
         self.wake_r, self.wake_w = os.pipe()
         self.tasks: dict[str, subprocess.Popen[bytes]] = {}
         self.last_save: str | None = None
-        self.monitor: Monitor | None = None
-        self.responder: Responder | None = None
-        self.sources: dict[str, Any] = {}
+        self.watchman: Watchman | None = None
+        self.timers: _Timers | None = None
+        self.guard_failures = 0
         self.guard_wanted = False
 
     # -- the loop -------------------------------------------------------------------
@@ -158,7 +155,7 @@ class Sentry:
         if host_watch is None:  # no cgroup to look at: a long exec tells instead
             watcher.start()
         self._start_monitor(cgroup)
-        timers = self._timers(time.monotonic(), host_watch is not None)
+        timers = self.timers = self._timers(time.monotonic(), host_watch is not None)
         try:
             while True:
                 readable = self._wait(max(0.0, timers.next_due() - time.monotonic()))
@@ -168,7 +165,8 @@ class Sentry:
                 if outcome is not None:
                     return outcome
         finally:
-            self._close_sources()
+            if self.watchman is not None:
+                self.watchman.close()
             self._finish_tasks()
             os.close(self.wake_r)
             if host_watch is not None:
@@ -179,9 +177,9 @@ class Sentry:
 
     def _timers(self, now: float, host_watch: bool) -> _Timers:
         spec = self.spec
-        settings = self.monitor.settings if self.monitor else None
-        guard_period = (GUARD_FALLBACK_SECONDS if self._guarding()
-                        and "nftwatch" not in self.sources else None)
+        settings = self.watchman.settings if self.watchman else None
+        nft_events = self.watchman is not None and "nftwatch" in self.watchman.sources
+        guard_period = GUARD_FALLBACK_SECONDS if self._guarding() and not nft_events else None
         return _Timers(
             deadline=now + spec.duration if spec.duration > 0 else float("inf"),
             ends=Timer(END_CHECK_SECONDS if host_watch else None, now),
@@ -224,7 +222,7 @@ class Sentry:
         return current_ending(self.client, spec.container, spec.code_uid, spec.home)
 
     def _wait(self, timeout: float) -> list[int]:
-        fds = [self.wake_r, *(s.fileno() for s in self.sources.values())]
+        fds = [self.wake_r, *(self.watchman.fds() if self.watchman else [])]
         fds += [p.stdout.fileno() for p in self.tasks.values() if p.stdout is not None]
         try:
             return select.select(fds, [], [], timeout)[0]
@@ -250,134 +248,44 @@ class Sentry:
     # -- monitoring -------------------------------------------------------------------
 
     def _start_monitor(self, cgroup: Path | None) -> None:
-        from coi.monitor.audit import AuditLog, audit_path
-        from coi.monitor.engine import Monitor, Settings
-        from coi.monitor.respond import Responder
+        from coi.monitor.engine import Settings
+        from coi.session.watchman import open_watchman
 
         spec = self.spec
         if not spec.monitor:
             log.info("monitoring is off for this session")
             return
-        settings = Settings.from_json(spec.monitor)
-        if cgroup is None:
-            log.warning("monitoring off: no cgroup found for %s", spec.container)
-            return
-        self.monitor = Monitor(spec.container, settings, cgroup)
-        self.responder = Responder(spec.container,
-                                   AuditLog(audit_path(spec.coi_home, spec.container)),
-                                   settings, _Actions(self.client, self.store, spec))
-        self._open_sources(settings)
-        log.info("monitoring %s every %.2f s from %s; event sources: %s", spec.container,
-                 settings.poll_interval, cgroup, ", ".join(self.sources) or "none")
+        self.watchman = open_watchman(
+            self.client, spec.container, Settings.from_json(spec.monitor), cgroup,
+            spec.coi_home, flag=self._flag, watch_nft=self._guarding())
 
-    def _open_sources(self, settings: Any) -> None:
-        def attempt(name: str, make: Any) -> None:
-            try:
-                self.sources[name] = make()
-            except (OSError, CoiError, ImportError) as exc:
-                log.warning("%s unavailable (%s): the monitor relies on its polls", name,
-                            exc)
-
-        def exec_watch() -> Source:
-            from coi.monitor.execwatch import ExecWatch
-
-            return ExecWatch()
-
-        def nflog() -> Source:
-            from coi.monitor.nflog import NflogSocket
-
-            return NflogSocket(settings.nflog_group)
-
-        def nft_watch() -> Source:
-            from coi.monitor.nftwatch import NftWatch
-
-            return NftWatch()
-
-        attempt("exec", exec_watch)
-        if settings.nft and settings.nflog_group is not None:
-            attempt("nflog", nflog)
-        if self._guarding():
-            attempt("nftwatch", nft_watch)
-
-    def _close_sources(self) -> None:
-        for source in self.sources.values():
-            with contextlib.suppress(Exception):
-                source.close()
-        self.sources.clear()
+    def _flag(self, mark: dict[str, Any]) -> None:
+        """Mark the session's record as paused or killed by the monitor."""
+        spec, store = self.spec, self.store
+        with store.lock(spec.tool, spec.session_id, timeout=30):
+            record = store.load(spec.tool, spec.session_id)
+            store.write(record.flagged(mark))
 
     def _events(self, readable: list[int], now: float, guards: Timer) -> Finding | None:
-        found: list[Finding] = []
-        for name, source in list(self.sources.items()):
-            if source.fileno() not in readable:
-                continue
-            try:
-                found += self._read_source(name, source, now, guards)
-            except (OSError, CoiError) as exc:
-                log.warning("%s failed (%s); closing it", name, exc)
-                with contextlib.suppress(Exception):
-                    source.close()
-                del self.sources[name]
-        return self._respond(found)
-
-    def _read_source(self, name: str, source: Any, now: float, guards: Timer) -> list[Finding]:
-        assert self.monitor is not None
-        if name == "exec":
-            pids = source.drain()
-            return self.monitor.on_exec(pids, now) if self._watching() else []
-        if name == "nflog":
-            return self.monitor.on_net(source.read_events(), now)
-        if source.drain():
+        if self.watchman is None:
+            return None
+        found, nft_changed = self.watchman.events(readable, now)
+        if nft_changed:
             self.guard_wanted = True
             guards.soon(now, GUARD_DEBOUNCE)
-        return []
+        return self.watchman.respond(found)
 
     def _poll(self, now: float) -> Finding | None:
-        if self.monitor is None:
-            return None
-        if not self._watching():
-            self._check_unfrozen()
-            return None
-        try:
-            found = self.monitor.poll(now)
-        except (OSError, ValueError) as exc:
-            log.warning("monitor poll failed: %s", exc)
-            return None
-        return self._respond(found)
-
-    def _respond(self, found: list[Finding]) -> Finding | None:
-        if not found or self.responder is None:
-            return None
-        for entry in self.responder.handle(found):
-            log.warning("threat %s/%s: %s (%s)", entry["severity"], entry["detector"],
-                        entry["title"], entry["action"])
-        if self.responder.state == "killed":
-            return self.responder.cause
-        return None
-
-    def _watching(self) -> bool:
-        return self.responder is None or self.responder.state == "running"
-
-    def _check_unfrozen(self) -> None:
-        """While paused: once the user has run `coi unfreeze`, watch again."""
-        from coi.incus import instances
-
-        assert self.responder is not None
-        try:
-            status = instances.get(self.client, self.spec.container).status
-        except CoiError:
-            return
-        if status == "Running":
-            log.info("%s was unfrozen: monitoring again", self.spec.container)
-            self.responder.resumed()
+        return self.watchman.poll(now) if self.watchman is not None else None
 
     def _rotate(self) -> None:
         from coi.monitor.audit import audit_dir
         from coi.monitor.rotation import rotate
 
-        assert self.monitor is not None
+        assert self.watchman is not None
         try:
             rotate(audit_dir(self.spec.coi_home),
-                   self.monitor.settings.audit_log_retention_days, datetime.now(UTC))
+                   self.watchman.settings.audit_log_retention_days, datetime.now(UTC))
         except OSError as exc:
             log.warning("audit log rotation failed: %s", exc)
 
@@ -410,7 +318,15 @@ class Sentry:
             result = {}
         problems = result.get("problems") or []
         if code == 0 and not problems:
+            self.guard_failures = 0
             return
+        if code != 0 and not result and self.guard_failures == 0 and self.timers:
+            # The check itself failed (nft busy, a daemon hiccup): once more, shortly.
+            self.guard_failures += 1
+            log.warning("checking the network rules failed; trying again")
+            self.timers.guards.soon(time.monotonic(), GUARD_RETRY_SECONDS)
+            return
+        self.guard_failures = 0
         finding = Finding(Severity.HIGH, "policy_integrity",
                           "Network rules of the session changed",
                           {"problems": problems[:20], "left": result.get("left", [])},
@@ -419,22 +335,24 @@ class Sentry:
             log.warning("network rules were changed (%s): repaired", "; ".join(problems))
             self._audit(finding, "repaired")
             return
-        log.error("network rules could not be checked or repaired: pausing")
+        log.error("network rules could not be checked or repaired (%s): pausing",
+                  "; ".join(result.get("left") or problems) or "the check failed")
         try:
-            _Actions(self.client, self.store, self.spec).pause(finding)
+            IncusActions(self.client, self.spec.container, self._flag).pause(finding)
             action = "paused"
         except (CoiError, OSError) as exc:
             log.error("pausing failed too: %s", exc)
             action = "pause-failed"
-        if action == "paused" and self.responder is not None:
-            self.responder.state, self.responder.cause = "paused", finding
+        if action == "paused" and self.watchman is not None:
+            self.watchman.responder.state = "paused"
+            self.watchman.responder.cause = finding
         self._audit(finding, action)
 
     def _audit(self, finding: Finding, action: str) -> None:
         from coi.monitor.audit import AuditLog, audit_path, event
 
-        if self.responder is not None:
-            self.responder.record(finding, action)
+        if self.watchman is not None:
+            self.watchman.responder.record(finding, action)
         else:
             AuditLog(audit_path(self.spec.coi_home, self.spec.container)).append(
                 event(finding, self.spec.container, action))
@@ -503,46 +421,3 @@ class Sentry:
             if proc.stdout is not None:
                 proc.stdout.close()
         self.tasks.clear()
-
-
-class _Actions:
-    """The responder's hands: Incus calls and the marks a paused or killed session
-    carries (the container's `user.coi.monitor` key, the session record's `threat`)."""
-
-    def __init__(self, client: Client, store: SessionStore, spec: SupervisorSpec) -> None:
-        self.client = client
-        self.store = store
-        self.spec = spec
-
-    def pause(self, finding: Finding) -> None:
-        from coi.incus import instances
-
-        instances.freeze(self.client, self.spec.container)
-        self._mark(finding, "paused")
-
-    def kill(self, finding: Finding) -> None:
-        from coi.incus import instances
-
-        name = self.spec.container
-        with contextlib.suppress(CoiError):  # stopping by force works on either state
-            instances.freeze(self.client, name)
-        instances.stop(self.client, name, force=True)
-        self._mark(finding, "killed")
-
-    def _mark(self, finding: Finding, state: str) -> None:
-        from coi.incus import instances
-        from coi.monitor.respond import threat_mark
-
-        mark = threat_mark(finding, state)
-        try:
-            instances.update_config(self.client, self.spec.container,
-                                    {MONITOR_MARK: json.dumps(mark)})
-        except CoiError as exc:
-            log.warning("could not mark %s as %s: %s", self.spec.container, state, exc)
-        spec, store = self.spec, self.store
-        try:
-            with store.lock(spec.tool, spec.session_id, timeout=30):
-                record = store.load(spec.tool, spec.session_id)
-                store.write(record.flagged({**mark, "action": state}))
-        except (CoiError, OSError) as exc:
-            log.warning("could not mark session %s: %s", spec.session_id, exc)
