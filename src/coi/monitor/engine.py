@@ -29,6 +29,7 @@ from coi.monitor.procs import Snapshot, scan
 from coi.monitor.rates import ReadRateTracker, process_count
 
 if TYPE_CHECKING:
+    from coi.config.model import Monitoring
     from coi.monitor.netevents import DnsRate
     from coi.monitor.nflog import NetEvent
 
@@ -55,6 +56,25 @@ class Settings:
     nft: bool = True
     nflog_group: int | None = None
     dns_query_threshold: int = 100
+
+    @classmethod
+    def from_config(cls, mon: Monitoring, process_limit: int,
+                    nflog_group: int | None) -> Settings:
+        """From the `[monitoring]` section, the container's `limits.processes` and the
+        nflog group its rules log to."""
+        return cls(
+            poll_interval=float(mon.poll_interval_sec),
+            auto_pause_on_high=mon.auto_pause_on_high,
+            auto_kill_on_critical=mon.auto_kill_on_critical,
+            file_read_threshold_mb=mon.file_read_threshold_mb,
+            file_read_rate_mb_per_sec=mon.file_read_rate_mb_per_sec,
+            process_count_threshold=mon.process_count_threshold,
+            process_limit=process_limit,
+            process_spawn_rate_per_sec=mon.process_spawn_rate_per_sec,
+            reverse_shell_one_liners=mon.reverse_shell_one_liners,
+            audit_log_retention_days=mon.audit_log_retention_days,
+            nft=mon.nft.enabled, nflog_group=nflog_group,
+            dns_query_threshold=mon.nft.dns_query_threshold)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

@@ -31,6 +31,7 @@ from coi.session.paths import WORKSPACE, credentials_dir
 from coi.session.record import SessionRecord, new_session_id, now_iso
 from coi.session.restore import restore_state
 from coi.session.resume import select_resume
+from coi.session.runwatch import RunWatch
 from coi.session.terminal import keyboard_signals_ignored
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class Streams:
 
 
 TIMED_OUT = 124  # as timeout(1)
+KILLED_BY_MONITOR = 137  # as a command killed by SIGKILL: the monitor stopped its container
 
 
 @dataclass
@@ -84,6 +86,7 @@ def run(client: Client, plan: SessionPlan, store: SessionStore, request: RunRequ
                   incus_ephemeral=record is None and not plan.persistent, progress=progress)
     result = RunResult(125)
     timer = _Limit(client, got.name, plan.duration)
+    watch = _run_watch(client, plan, store, got, record)
     try:
         if record is not None:
             record = replace(record, container=got.name, slot=got.slot,
@@ -91,27 +94,54 @@ def run(client: Client, plan: SessionPlan, store: SessionStore, request: RunRequ
             store.write(record)
         isolation.prove(client, got.engaged)
         result.warnings += got.engaged.warnings
+        watch.start()
         job = _prepare(client, plan, store, got.name, request=request, record=record)
         timer.start()
         result = _execute(client, job, request, streams, result.warnings)
     except CoiError:
-        if not timer.fired:  # the kill at the time limit may cut the exec's stream
+        if not (timer.fired or watch.threat):  # a kill may cut the exec's stream
             raise
     finally:
         timer.cancel()
+        watch.stop()  # before any fork below: no thread may be running then
         with keyboard_signals_ignored():  # a second Ctrl-C must not cut clean-up short
-            reason = "time-limit" if timer.fired else "exit"
-            if record is None and _handed_off(client, plan, got):
+            reason = "threat" if watch.threat else "time-limit" if timer.fired else "exit"
+            if watch.threat is None and record is None and _handed_off(client, plan, got):
                 pass  # a detached child stops the container and releases what remains
             else:
                 result.record = _finish(client, plan, store, got, record, reason=reason,
                                         notes=result.warnings)
                 runlock.release_for(got.run_lock, plan.coi_home, got.name)
-    if timer.fired:
+    _report(result, plan, timer, watch)
+    return result
+
+
+def _report(result: RunResult, plan: SessionPlan, timer: _Limit, watch: RunWatch) -> None:
+    if watch.threat is not None:
+        result.exit_code = KILLED_BY_MONITOR
+        threat = watch.threat
+        result.warnings.append(
+            f"SECURITY ALERT [{threat.severity.name}] {threat.title}: the monitor killed "
+            f"the container (details: coi monitor audit {watch.container})")
+    elif timer.fired:
         result.exit_code = TIMED_OUT
         result.warnings.append(f"--limit-duration ({plan.config.limits.duration}) ran out: "
                                "the command was killed")
-    return result
+
+
+def _run_watch(client: Client, plan: SessionPlan, store: SessionStore, got: Acquired,
+               record: SessionRecord | None) -> RunWatch:
+    """The monitor for the run's container (started once its isolation is proved)."""
+    from coi.session.start import monitor_settings
+
+    def flag(mark: dict[str, object]) -> None:
+        if record is None:
+            return
+        with store.lock(record.tool, record.session_id, timeout=30):
+            store.write(store.load(record.tool, record.session_id).flagged(mark))
+
+    return RunWatch(client, got.name, monitor_settings(plan, got.engaged.applied.log_group),
+                    plan.coi_home, flag)
 
 
 class _Limit:
@@ -203,15 +233,18 @@ def _finish(client: Client, plan: SessionPlan, store: SessionStore, got: Acquire
     """Save (a headless session), hand workspace files back, remove the container, then
     release its isolation."""
     name = got.name
+    threat = reason == "threat"  # the monitor stopped it: nothing in it may run again
     if record is not None:
         options = CloseOptions(code_uid=plan.code_uid, home=plan.home,
-                               shutdown_timeout=plan.shutdown_timeout, coi_home=plan.coi_home)
-        closed = close_session(client, store, record, running=True, reason=reason,
+                               shutdown_timeout=plan.shutdown_timeout, coi_home=plan.coi_home,
+                               start_for_reclaim=not threat)
+        closed = close_session(client, store, record, running=not threat, reason=reason,
                                options=options)
         notes += closed.notes
         return closed.record
-    with contextlib.suppress(CoiError):
-        reclaim_workspace(client, name, plan.code_uid)
+    if not threat:
+        with contextlib.suppress(CoiError):
+            reclaim_workspace(client, name, plan.code_uid)
     if plan.persistent:
         from coi.session.closing import stop_container
 

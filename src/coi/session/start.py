@@ -203,25 +203,13 @@ def _supervise(plan: SessionPlan, record: SessionRecord, got: Acquired, project:
 
 
 def monitor_settings(plan: SessionPlan, nflog_group: int | None) -> str:
-    """The session's `[monitoring]` settings for its supervisor ("": monitoring off)."""
+    """The session's `[monitoring]` settings for its monitor ("": monitoring off)."""
     from coi.monitor.engine import Settings
 
-    mon = plan.config.monitoring
-    if not mon.enabled:
+    if not plan.config.monitoring.enabled:
         return ""
-    return Settings(
-        poll_interval=float(mon.poll_interval_sec),
-        auto_pause_on_high=mon.auto_pause_on_high,
-        auto_kill_on_critical=mon.auto_kill_on_critical,
-        file_read_threshold_mb=mon.file_read_threshold_mb,
-        file_read_rate_mb_per_sec=mon.file_read_rate_mb_per_sec,
-        process_count_threshold=mon.process_count_threshold,
-        process_limit=plan.config.limits.processes,
-        process_spawn_rate_per_sec=mon.process_spawn_rate_per_sec,
-        reverse_shell_one_liners=mon.reverse_shell_one_liners,
-        audit_log_retention_days=mon.audit_log_retention_days,
-        nft=mon.nft.enabled, nflog_group=nflog_group,
-        dns_query_threshold=mon.nft.dns_query_threshold).to_json()
+    return Settings.from_config(plan.config.monitoring, plan.config.limits.processes,
+                                nflog_group).to_json()
 
 
 def _abandon(client: Client, plan: SessionPlan, store: SessionStore,
