@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 IDLE_SECONDS = 600.0
+CHECK_SECONDS = 5.0  # how often an idle server checks its socket is still its own
 CONNECT_TIMEOUT = 10.0
 MAX_REQUEST = 1 << 20
 FDS = 3  # run lock, ready pipe, log file
@@ -141,21 +142,35 @@ def serve(path: Path) -> None:
         listener.bind(str(path))
     finally:
         os.umask(old)
+    bound = os.stat(path).st_ino
     listener.listen(16)
-    listener.settimeout(IDLE_SECONDS)
+    listener.settimeout(CHECK_SECONDS)
+    last = time.monotonic()
     try:
         while True:
             try:
                 conn, _ = listener.accept()
             except TimeoutError:
-                return
+                if time.monotonic() - last > IDLE_SECONDS or not _still_ours(path, bound):
+                    return
+                continue
+            last = time.monotonic()
             with conn:
                 _handle(conn, listener)
     finally:
         with contextlib.suppress(OSError):
-            if path.exists() and os.stat(path).st_ino == os.fstat(listener.fileno()).st_ino:
+            if _still_ours(path, bound):
                 path.unlink()
         listener.close()
+
+
+def _still_ours(path: Path, bound: int) -> bool:
+    """Whether `path` is still the socket this server bound (inode `bound`): not removed
+    with its directory, not replaced by another server's."""
+    try:
+        return os.stat(path).st_ino == bound
+    except OSError:
+        return False
 
 
 def _handle(conn: socket.socket, listener: socket.socket) -> None:
