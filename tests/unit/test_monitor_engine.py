@@ -42,7 +42,8 @@ def monitor(tmp_path: Path, fake: FakeProc, pids: list[int], **settings: object)
 def test_reverse_shell_on_a_socket_is_critical_once(tmp_path: Path, fake: FakeProc) -> None:
     fake.add(300, ["python3", "-c", "exec(b64decode('...'))"], ppid=200, ns_pid=60,
              name="python3", fds={0: "socket:[77]", 1: "socket:[77]"})
-    fake.tcp(100, 77, ("10.0.0.2", 40000), ("10.0.0.2", 4444))  # the netns table
+    for pid in (100, 300):  # every process of a namespace shows its table
+        fake.tcp(pid, 77, ("10.0.0.2", 40000), ("10.0.0.2", 4444))
     mon = monitor(tmp_path, fake, [100, 200, 300])
     found = mon.poll(now=1.0)
     assert [(f.severity, f.detector) for f in found] == [(Severity.CRITICAL, "reverse_shell")]

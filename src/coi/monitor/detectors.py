@@ -34,6 +34,13 @@ def _finding(severity: Severity, detector: str, title: str, proc: Proc,
     return Finding(severity, detector, title, {**proc.evidence(), **extra}, key=str(proc.pid))
 
 
+def socket_on_stdio(proc: Proc) -> bool:
+    """A shell-like process with a socket on fd 0 or 1: the only case where the
+    descriptor check needs the socket tables (`procs.scan(needs_sockets=...)`)."""
+    return is_shell_like(proc) and any(proc.fds.get(fd, "").startswith("socket:[")
+                                       for fd in (0, 1))
+
+
 def remote_stdio(proc: Proc, snapshot: Snapshot) -> Socket | None:
     """The connected non-loopback TCP socket on fd 0 or 1, if any."""
     for fd in (0, 1):

@@ -119,7 +119,7 @@ class Monitor:
     def poll(self, now: float | None = None) -> list[Finding]:
         now = time.monotonic() if now is None else now
         pids = cgroup_pids(self.cgroup_dir)
-        snapshot = scan(self.proc_root, pids)
+        snapshot = scan(self.proc_root, pids, detectors.socket_on_stdio)
         self.last_snapshot = snapshot
         found = self._adjust(detectors.detect(snapshot))
         found += self._reads(snapshot, now)
@@ -170,7 +170,7 @@ class Monitor:
         if not mine:
             return []
         now = time.monotonic() if now is None else now
-        snapshot = scan(self.proc_root, mine)
+        snapshot = scan(self.proc_root, mine, detectors.socket_on_stdio)
         return self._new(self._adjust(detectors.detect(snapshot)), now)
 
     def owns(self, pid: int) -> bool:

@@ -6,7 +6,7 @@ happened; the destination refines it:
 | reason | finding |
 |---|---|
 | any, to a metadata endpoint (169.254.169.254, …) | CRITICAL "Metadata endpoint access" |
-| `private`, `reserved`, `link-local`, `host` (refused) | WARNING (multicast and broadcast: none, every boot sends some) |
+| `private`, `reserved`, `link-local`, `host` (refused) | WARNING (multicast, broadcast: none) |
 | `not-allowed` (allowlist violation, refused) | WARNING |
 | `suspicious-port` (new connection to 4444, 31337, …) | HIGH |
 | `conn` (a new connection that was let through) | INFO |
