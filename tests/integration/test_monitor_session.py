@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from coi.errors import IncusError
+from coi.incus import exec as incus_exec
 from coi.incus import instances
 from coi.incus.client import Client
 from coi.monitor import patterns
@@ -60,6 +61,11 @@ PAYLOAD = ("import os, socket, subprocess\n"
            "subprocess.call(['/bin/sh', '-i'])\n")
 
 
+PROBE = ("import socket, sys\n"
+         "s = socket.create_connection((sys.argv[1], int(sys.argv[2])), float(sys.argv[3]))\n"
+         "sys.stdout.write(s.recv(5).decode())\n")
+
+
 # -- fixtures and helpers -----------------------------------------------------------------
 
 
@@ -78,6 +84,12 @@ def start(box: Sandbox, config: str = CONFIG) -> str:
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     name = box.name()
     wait_until(lambda: is_supervised(box.coi_home, name), 20, f"a supervisor for {name}")
+    # The tool starts before its supervisor: wait until the monitor runs and has primed
+    # its counters (what was read before that is deliberately not counted).
+    log = box.coi_home / "logs" / f"supervisor-{name}.log"
+    wait_until(lambda: log.exists() and f"monitoring {name} every" in log.read_text(), 20,
+               f"the monitor of {name} to start")
+    time.sleep(3 * POLL)
     say(box, name, "hello monitor")
     box.wait_screen(name, "Dummy: you said: hello monitor")
     return name
@@ -165,12 +177,22 @@ def assert_killed_and_saved(box: Sandbox, name: str, detector_name: str) -> None
 
 
 def connect(box: Sandbox, name: str, timeout: float = 3) -> netlab.Attempt:
-    """A TCP connect from inside the container to the lab's private address (a failed
-    exec, as into a frozen container, counts as a connection that did not happen)."""
+    """A TCP connect from inside the container to the lab's private address, counted
+    only if the lab's greeting comes back. A frozen container connects nowhere (and an
+    exec into it would hang). Python, not bash's /dev/tcp: that is a reverse-shell
+    pattern the monitor kills for."""
+    if box.status(name) != "Running":
+        return netlab.Attempt(False, 0.0, -1, f"the container is {box.status(name)}")
+    started = time.monotonic()
     try:
-        return netlab.connect(box.client, name, PRIVATE, netlab.NS_PORT, timeout=timeout)
+        result = incus_exec.run(box.client, name,
+                                ["python3", "-c", PROBE, PRIVATE, str(netlab.NS_PORT),
+                                 str(timeout)], user=1000, group=1000,
+                                env={"HOME": "/home/code"}, timeout=timeout + 15)
     except IncusError as exc:
-        return netlab.Attempt(False, 0.0, -1, str(exc))
+        return netlab.Attempt(False, time.monotonic() - started, -1, str(exc))
+    return netlab.Attempt(result.stdout == netlab.GREETING, time.monotonic() - started,
+                          result.exit_code, result.stderr.decode(errors="replace").strip())
 
 
 def nft_json() -> list[dict[str, Any]]:
