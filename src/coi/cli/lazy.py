@@ -54,6 +54,7 @@ SHORT_HELP: dict[str, str] = {
     "info": "Show a saved session.",
     "kill": "Stop session containers at once (sessions still saved).",
     "list": "List session containers, and with --all saved sessions.",
+    "monitor": "Show a container's processes, connections, I/O and threats.",
     "persist": "Keep session containers when their session ends.",
     "run": "Run one command (or one headless prompt) in a fresh container.",
     "setup": "Install and configure Incus on this host (run as root).",
@@ -62,5 +63,6 @@ SHORT_HELP: dict[str, str] = {
     "snapshot": "Snapshot and restore a container, optionally with its workspace.",
     "tmux": "Send keys to and capture a running session's tmux, for scripts.",
     "trust": "Approve a project's .coi.toml (pinned to its content).",
+    "unfreeze": "Resume a container the security monitor paused.",
     "version": "Show the coi version.",
 }

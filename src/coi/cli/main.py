@@ -24,6 +24,7 @@ COMMANDS = {
     "info": "coi.cli.info:info",
     "kill": "coi.cli.kill:kill",
     "list": "coi.cli.list_cmd:list_command",
+    "monitor": "coi.cli.monitor:monitor",
     "persist": "coi.cli.persist:persist",
     "run": "coi.cli.run:run",
     "setup": "coi.cli.setup:setup",
@@ -32,6 +33,7 @@ COMMANDS = {
     "snapshot": "coi.cli.snapshot:snapshot",
     "tmux": "coi.cli.tmux_cmd:tmux",
     "trust": "coi.cli.trust:trust",
+    "unfreeze": "coi.cli.unfreeze:unfreeze",
     "version": "coi.cli.version:version",
 }
 # Internal commands coi runs itself: callable, but not listed in help or completion.

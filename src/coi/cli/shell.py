@@ -104,15 +104,20 @@ def _progress(text: str) -> None:
 
 def _attach(client: Client, plan: SessionPlan, store: SessionStore, started: Started,
             term: str) -> AfterAttach:
+    from dataclasses import replace
+
     from coi.session import tmux
-    from coi.session.terminal import after_attach, run_terminal
+    from coi.session.terminal import after_attach, alert_watcher, run_terminal
 
     name = started.record.container
     env = {**tmux.base_env(plan.home, plan.code_user), "TERM": term}
+    alerts = alert_watcher(plan.coi_home, name)
     run_terminal(tmux.incus_exec_argv(name, tmux.attach_argv(name), uid=plan.code_uid,
-                                      env=env, remote=plan.remote, project=client.project))
-    return after_attach(client, store, started.record, coi_home=plan.coi_home,
-                        uid=plan.code_uid, home=plan.home)
+                                      env=env, remote=plan.remote, project=client.project),
+                 alerts=alerts)
+    after = after_attach(client, store, started.record, coi_home=plan.coi_home,
+                         uid=plan.code_uid, home=plan.home)
+    return replace(after, alerts=tuple(alerts.seen)) if alerts is not None else after
 
 
 def _background_text(started: Started) -> str:
@@ -124,15 +129,46 @@ def _background_text(started: Started) -> str:
 
 def ended_text(record: SessionRecord, after: AfterAttach) -> str:
     """What the user reads when the terminal comes back to them."""
+    if after.frozen:
+        return paused_text(record, after.monitor or {})
     if after.detached:
         return (f"Detached; session {record.session_id} keeps running in {record.container}."
                 f"\nReturn with: coi attach {record.container}")
     final = after.record or record
     lines = [f"Session {final.session_id} ended"
              + (" and saved." if final.has_state else " (nothing to save).")]
+    if final.threat:
+        lines.insert(0, threat_text(final))
     if final.persistent:
         lines.append(f"Container {final.container} kept (persistent); "
                      "`coi shell --persistent` reuses it.")
     if final.has_state:
-        lines.append(f"Resume with: coi shell --resume={final.session_id}")
+        flag = " --accept-flagged" if final.threat else ""
+        lines.append(f"Resume with: coi shell --resume={final.session_id}{flag}")
     return "\n".join(lines)
+
+
+def threat_text(record: SessionRecord) -> str:
+    """"The security monitor killed this session: Reverse shell detected (critical, …)"."""
+    from coi.cli.lifecycle_env import when
+    from coi.monitor.alerts import printable
+    from coi.session.resume import flagged_action
+
+    threat = record.threat or {}
+    title = printable(threat.get("title") or threat.get("detector") or "a threat")
+    detail = ", ".join(str(p) for p in (threat.get("severity"), when(threat.get("time")))
+                       if p and p != "-")
+    return (f"The security monitor {flagged_action(record)} this session: {title}"
+            + (f" ({detail})" if detail else "")
+            + f".\nWhat it saw: coi monitor audit {record.container}")
+
+
+def paused_text(record: SessionRecord, marker: dict[str, object]) -> str:
+    from coi.monitor.alerts import printable
+
+    name = record.container
+    title = marker.get("title") or marker.get("detector")
+    why = f" by the security monitor ({printable(title)})" if title else ""
+    return (f"Session {record.session_id} is paused{why}: container {name} is frozen.\n"
+            f"See why with: coi monitor audit {name}\n"
+            f"Resume it with: coi unfreeze {name}, then coi attach {name}")
