@@ -92,6 +92,7 @@ def run_checks(checks: Sequence[tuple[str, Callable[[P], CheckResult]]], probe: 
 def run_health() -> Report:
     from coi.host import health_daemon as d
     from coi.host import health_local as h
+    from coi.host.health_monitor import CHECKS as MONITOR_CHECKS
     from coi.host.health_probe import Probe
     from coi.limits import check_limits
     from coi.network import health as net
@@ -102,7 +103,7 @@ def run_health() -> Report:
               ("idmap", h.check_idmap), ("nftables", h.check_nftables),
               ("firewall", net.check_firewall), ("isolation", net.check_isolation),
               ("images", d.check_images), ("containers", d.check_containers),
-              ("cgroups", h.check_cgroups), ("limits", check_limits)]
+              ("cgroups", h.check_cgroups), ("limits", check_limits), *MONITOR_CHECKS]
     probe = Probe()
     try:
         return run_checks(checks, probe)
