@@ -9,10 +9,12 @@ opened, and closed again at once. Their modules are imported inside the checks, 
 
 from __future__ import annotations
 
+import importlib
 import os
 import random
 from pathlib import Path
 
+from coi.errors import CoiError
 from coi.host.health import CheckResult, Status, result
 from coi.host.health_probe import Probe
 
@@ -81,24 +83,28 @@ def check_cgroup(probe: Probe) -> CheckResult:
                   "`unified` hierarchy)", details={"layout": "v1"})
 
 
+def _source(name: str, what: str, module: str, attr: str, *, ok: str, lost: str,
+            fix: str) -> CheckResult:
+    """Open the kernel source `module.attr()` and close it again; WARN when it cannot."""
+    try:
+        opener = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError):
+        return result(name, Status.WARN, f"{what}: {NOT_BUILT}: {lost}", "update coi")
+    try:
+        handle = opener()
+    except (CoiError, OSError) as exc:  # KernelSourceError is a CoiError
+        return result(name, Status.WARN, f"no {what} ({_text(exc)}): {lost}", fix)
+    handle.close()
+    return result(name, Status.OK, ok)
+
+
 def check_exec(probe: Probe) -> CheckResult:
-    name = "monitor-exec"
-    lost = ("commands that run between two polls (poll_interval_sec) can be missed; "
-            "polling still catches whatever lives longer")
-    try:
-        from coi.monitor.execwatch import ExecWatch
-        from coi.monitor.netlink import KernelSourceError
-    except ImportError:
-        return result(name, Status.WARN, f"exec events: {NOT_BUILT}: {lost}",
-                      "update coi")
-    try:
-        watch = ExecWatch()
-    except (KernelSourceError, OSError) as exc:
-        return result(name, Status.WARN, f"no exec events from the kernel ({_text(exc)}): "
-                      f"{lost}", "run coi as root in the host's initial namespaces")
-    watch.close()
-    return result(name, Status.OK, "exec events from the kernel (proc connector): "
-                  "short-lived commands are seen as they start")
+    return _source("monitor-exec", "exec events from the kernel", "coi.monitor.execwatch",
+                   "ExecWatch", ok="exec events from the kernel (proc connector): "
+                   "short-lived commands are seen as they start",
+                   lost="commands that run between two polls (poll_interval_sec) can be "
+                   "missed; polling still catches whatever lives longer",
+                   fix="run coi as root in the host's initial namespaces")
 
 
 def check_nflog(probe: Probe) -> CheckResult:
@@ -128,23 +134,11 @@ def check_nflog(probe: Probe) -> CheckResult:
 
 
 def check_nftwatch(probe: Probe) -> CheckResult:
-    name = "monitor-nft"
-    lost = ("a change to coi's nftables rules is noticed by the periodic check only "
-            "(repaired or paused later, not at once)")
-    try:
-        from coi.monitor.netlink import KernelSourceError
-        from coi.monitor.nftwatch import NftWatch
-    except ImportError:
-        return result(name, Status.WARN, f"nftables change events: {NOT_BUILT}: {lost}",
-                      "update coi")
-    try:
-        watch = NftWatch()
-    except (KernelSourceError, OSError) as exc:
-        return result(name, Status.WARN, f"no nftables change events ({_text(exc)}): {lost}",
-                      ROOT_FIX)
-    watch.close()
-    return result(name, Status.OK, "nftables change events: a changed or deleted coi rule "
-                  "is checked the moment it happens")
+    return _source("monitor-nft", "nftables change events", "coi.monitor.nftwatch",
+                   "NftWatch", ok="nftables change events: a changed or deleted coi rule "
+                   "is checked the moment it happens",
+                   lost="a change to coi's nftables rules is noticed by the periodic check "
+                   "only (repaired or paused later, not at once)", fix=ROOT_FIX)
 
 
 def _text(exc: BaseException | None) -> str:
