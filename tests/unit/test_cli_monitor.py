@@ -122,3 +122,26 @@ def test_unfreeze_text() -> None:
     event = unfreeze_cmd.user_event("c", {"by_uid": 0})
     assert (event["detector"], event["severity"], event["action"]) == ("user", "info",
                                                                        "unfrozen")
+
+
+def complete(words: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    from click.shell_completion import ShellComplete
+
+    from coi.cli.main import cli
+
+    monkeypatch.setattr(monitor_cmd, "complete_containers",
+                        lambda *_: [])  # no daemon here
+    args = words.split()[1:]
+    incomplete = "" if words.endswith(" ") else args.pop()
+    comp = ShellComplete(cli, {}, "coi", "_COI_COMPLETE")
+    return [item.value for item in comp.get_completions(args, incomplete)]
+
+
+def test_completion(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "monitor" in complete("coi mon", monkeypatch)
+    assert complete("coi monitor ", monkeypatch) == ["audit"]
+    assert "--watch" in complete("coi monitor c1 --w", monkeypatch)
+    assert complete("coi monitor audit c1 --level critical,w", monkeypatch) == [
+        "critical,warning"]
+    assert complete("coi shell --accept", monkeypatch) == ["--accept-flagged"]
+    assert complete("coi unf", monkeypatch) == ["unfreeze"]

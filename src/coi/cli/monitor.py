@@ -60,16 +60,25 @@ class DefaultGroup(click.Group):
     subcommands (`coi monitor NAME` is `coi monitor show NAME`)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
+        completing = ctx.resilient_parsing and not args  # `coi monitor <TAB>`: see below
+        if not completing and (not args or (args[0] not in self.commands
+                                            and args[0] not in ("-h", "--help"))):
             args = [DEFAULT, *args]
         return super().parse_args(ctx, args)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """`coi monitor <TAB>`: the subcommands and the session containers."""
+        items = super().shell_complete(ctx, incomplete)
+        if not incomplete.startswith("-"):
+            items += complete_containers(ctx, None, incomplete)
+        return items
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage(ctx.command_path,
                               "[NAME] [--watch N] [--json] | audit NAME [OPTIONS]")
 
 
-def complete_containers(ctx: click.Context, param: click.Parameter,
+def complete_containers(ctx: click.Context, param: click.Parameter | None,
                         incomplete: str) -> list[CompletionItem]:
     """Session container names for shell completion (none when the daemon is away)."""
     from click.shell_completion import CompletionItem

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from coi.cli import render
+from coi.cli.monitor import complete_containers
 from coi.errors import CoiError
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class Unfrozen:
 
 
 @click.command(epilog=EPILOG)
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_containers)
 @render.json_option
 def unfreeze(name: str | None, as_json: bool) -> None:
     """Resume a container the security monitor paused (froze) after a HIGH finding.
