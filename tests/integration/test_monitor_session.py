@@ -33,7 +33,7 @@ from coi.incus import instances
 from coi.incus.client import Client
 from coi.monitor import patterns
 from coi.network import firewall
-from coi.network.rules import TABLE
+from coi.network.rules import BASE_CHAINS, REFUSE, TABLE, UNREGISTERED
 from coi.session.runlock import is_supervised
 from tests.integration import netlab
 from tests.integration.session_support import Sandbox, sandbox, wait_until
@@ -214,15 +214,42 @@ def private_rule(name: str) -> tuple[str, int] | None:
     return None
 
 
+def skeleton_duplicates() -> list[tuple[str, int]]:
+    """(chain, handle) of every rule of the table's shared part beyond its one expected
+    copy: a second `refuse` rule set, a second catch-all in a base chain."""
+    seen: set[tuple[str, str]] = set()
+    extra = []
+    for item in nft_json():
+        rule = item.get("rule")
+        if not rule:
+            continue
+        shared = rule["chain"] == REFUSE or (
+            rule["chain"] in BASE_CHAINS and rule.get("comment") == UNREGISTERED)
+        if not shared:
+            continue
+        body = (rule["chain"], json.dumps([e for e in rule["expr"] if "counter" not in e],
+                                          sort_keys=True))
+        if body in seen:
+            extra.append((rule["chain"], int(rule["handle"])))
+        seen.add(body)
+    return extra
+
+
 @contextlib.contextmanager
 def table_restored() -> Iterator[None]:
     """Whatever a test did to the shared table, its skeleton (base chains, refuse chain,
-    catch-all for unregistered containers) is back afterwards."""
+    catch-all for unregistered containers) is back afterwards, once: only what is missing
+    is added, after the supervisors had their turn, and second copies are removed (other
+    sessions on this host would see them as tampering)."""
     try:
         yield
     finally:
+        time.sleep(1)
         with contextlib.suppress(Exception):
             firewall.prepare_table()
+        for chain, handle in skeleton_duplicates():
+            subprocess.run(["nft", "delete", "rule", *TABLE.split(), chain, "handle",
+                            str(handle)], capture_output=True, check=False)
 
 
 def integrity_repair_or_pause(box: Sandbox, name: str, broken_at: float) -> dict[str, Any]:
@@ -233,6 +260,7 @@ def integrity_repair_or_pause(box: Sandbox, name: str, broken_at: float) -> dict
     elapsed = time.monotonic() - broken_at
     assert event["action"] in ("repaired", "paused"), event
     assert elapsed <= 2.0, f"policy repaired/paused after {elapsed:.2f} s"
+    print(f"policy integrity: {event['action']} after {elapsed:.2f} s")
     if event["action"] == "paused":
         assert box.status(name) == "Frozen"
         state = marker(box, name)
@@ -371,3 +399,7 @@ def test_flushed_table_is_repaired_or_paused(box: Sandbox, lab: netlab.Lab) -> N
     with table_restored():
         subprocess.run(["nft", "flush", "table", *TABLE.split()], check=True)
         integrity_repair_or_pause(box, name, time.monotonic())
+        # Every supervisor on this host repairs the shared part at once: one copy must
+        # come out of it (a second one reads as tampering to every other session).
+        time.sleep(1)
+        assert skeleton_duplicates() == [], "the table's shared part was restored twice"
