@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from coi.network import integrity
@@ -120,3 +121,34 @@ def test_signature_of_rule_text() -> None:
     assert integrity.signature('limit rate 5/second log prefix "coi:a:accept " group 3') \
         == ("", "")
     assert integrity.signature("meta l4proto tcp reject with tcp reset") == ("", "reject")
+
+
+def test_a_second_copy_of_the_shared_refusals_is_not_tampering() -> None:
+    data = listing()
+    refusals = rules_of(data, "refuse")
+    data["nftables"] += [{"rule": {**r["rule"], "handle": 900 + n}}
+                         for n, r in enumerate(refusals)]
+    assert check(data) == []
+    data["nftables"].remove(refusals[0])  # [reject, tcp-reset, reject]: out of shape
+    assert any("chain refuse" in p for p in check(data))
+
+
+def test_table_changes_are_serialized_across_processes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from coi.network import tablelock
+
+    script = ("import sys, time; from coi.network import tablelock\n"
+              "with tablelock.changing():\n"
+              "    print('in', flush=True); time.sleep(0.5)\n")
+    with tablelock.changing():
+        child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                                 text=True)
+        try:
+            child.wait(timeout=1.0)
+            raise AssertionError("the child got the lock while this process held it")
+        except subprocess.TimeoutExpired:
+            pass
+    assert child.communicate(timeout=10)[0] == "in\n"
+    assert tablelock.lock_path().exists()

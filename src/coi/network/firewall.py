@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from coi.errors import PolicyError
 from coi.incus.client import Client
-from coi.network import hosts, plan
+from coi.network import hosts, plan, tablelock
 from coi.network.nft import Nft
 from coi.network.nic import Target
 from coi.network.policy import NetworkPolicy
@@ -60,13 +60,14 @@ def apply(target: Target, policy: NetworkPolicy, *, nft: Nft | None = None,
     resolved = resolved or resolve(policy, target.bridge.subnets, lookup=lookup)
     state: TableState | None = None
     try:
-        state = nft.list_table()
-        policy = with_log_group(policy, state, target.container)
-        forward = tuple(forward_rules(target, policy, resolved))
-        inputs = tuple(input_rules(target, policy, resolved))
-        generation = plan.next_generation(state, target.container)
-        cmds = plan.install(state, target, forward, inputs, int(time.time()))
-        nft.apply(cmds, f"apply the {policy.mode} network policy of {target.container}")
+        with tablelock.changing():
+            state = nft.list_table()
+            policy = with_log_group(policy, state, target.container)
+            forward = tuple(forward_rules(target, policy, resolved))
+            inputs = tuple(input_rules(target, policy, resolved))
+            generation = plan.next_generation(state, target.container)
+            cmds = plan.install(state, target, forward, inputs, int(time.time()))
+            nft.apply(cmds, f"apply the {policy.mode} network policy of {target.container}")
     except PolicyError as exc:
         if policy.filtered or (state is not None and state.exists):
             raise
@@ -113,9 +114,10 @@ def refresh(applied: Applied, *, client: Client | None = None, nft: Nft | None =
 def remove(container: str, *, nft: Nft | None = None) -> bool:
     """Take every rule of `container` out of the table; False if it had none."""
     nft = nft or Nft()
-    state = nft.list_table()
-    cmds = plan.uninstall(state, container) if state.exists else []
-    nft.apply(cmds, f"remove the network rules of {container}")
+    with tablelock.changing():
+        state = nft.list_table()
+        cmds = plan.uninstall(state, container) if state.exists else []
+        nft.apply(cmds, f"remove the network rules of {container}")
     return bool(cmds)
 
 
@@ -148,6 +150,7 @@ def prepare_table(*, nft: Nft | None = None) -> bool:
     """Create the shared part of the table (for `coi setup`, as root, so non-root users
     find the base chains there). False if it was complete already."""
     nft = nft or Nft()
-    cmds = plan.skeleton(nft.list_table())
-    nft.apply(cmds, "create table inet coi")
+    with tablelock.changing():
+        cmds = plan.skeleton(nft.list_table())
+        nft.apply(cmds, "create table inet coi")
     return bool(cmds)
