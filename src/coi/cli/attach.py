@@ -35,7 +35,7 @@ def attach(ctx: click.Context, name: str | None, slot: int | None, workspace: st
     from coi.session import tmux
     from coi.session.attach import by_name, choose, live_sessions
     from coi.session.env import sanitize_term
-    from coi.session.terminal import run_terminal
+    from coi.session.terminal import alert_watcher, run_terminal
     from coi.workspace import container_name, container_prefix, workspace_path
 
     flags = planning.SessionFlags(workspace=workspace)
@@ -60,7 +60,8 @@ def attach(ctx: click.Context, name: str | None, slot: int | None, workspace: st
         command = ["bash", "-l"] if use_bash else tmux.attach_argv(target.name)
         code = run_terminal(tmux.incus_exec_argv(target.name, command, uid=uid, env=env,
                                                  remote=cfg.incus.remote,
-                                                 project=client.project))
+                                                 project=client.project),
+                            alerts=alert_watcher(loaded.home / ".coi", target.name))
         if use_bash:
             ctx.exit(code)
         render.line(_after(client, loaded.home / ".coi", target, uid, home))

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 JSON_HELP = """\b
 JSON (--json), documented in docs/lifecycle.md: the session record
 {"session_id", "tool", "workspace", "container", "slot", "persistent", "image",
- "created_at", "profile", "saved_at", "ended_at", "end_reason", "has_state"}
-plus "path", "state_present", "state_bytes" and "resume" (the command that resumes it)."""
+ "created_at", "profile", "saved_at", "ended_at", "end_reason", "has_state", "threat"}
+("threat": what the security monitor paused or killed it for, or null) plus
+"path", "state_present", "state_bytes" and "resume" (the command that resumes it)."""
 
 
 @click.command(epilog=JSON_HELP)
@@ -44,12 +45,13 @@ def info(session_id: str | None, workspace: Path | None, as_json: bool) -> None:
                            hint="see `coi list --all`")
         record = found
     saved = saved_session(env.store, record, measure=True)
-    data = saved.to_json() | {"resume": resume_command(record.session_id)}
+    data = saved.to_json() | {"resume": resume_command(record.session_id,
+                                                       bool(record.threat))}
     render.emit(data, as_json, lambda _: text(saved))
 
 
-def resume_command(session_id: str) -> str:
-    return f"coi shell --resume={session_id}"
+def resume_command(session_id: str, flagged: bool = False) -> str:
+    return f"coi shell --resume={session_id}" + (" --accept-flagged" if flagged else "")
 
 
 def text(saved: SavedSession) -> str:
@@ -67,8 +69,15 @@ def text(saved: SavedSession) -> str:
         ("Saved At", when(r.saved_at) if r.saved_at else "never"),
         ("Ended", ended), ("Session Data", data),
     ]
+    if r.threat:
+        t = r.threat
+        rows.append(("Monitor", f"{t.get('action', t.get('state', 'flagged'))} for "
+                                f"{t.get('title', t.get('detector', '?'))} "
+                                f"({str(t.get('severity', '')).upper()}, "
+                                f"{when(str(t['time'])) if t.get('time') else '?'}); "
+                                "resuming asks first"))
     lines = ["Session Information", "===================", ""]
     lines += [f"{label + ':':<16}{value}" for label, value in rows]
     lines += ["", f"{'Session Path:':<16}{saved.path}", "",
-              f"{'Resume:':<16}{resume_command(r.session_id)}"]
+              f"{'Resume:':<16}{resume_command(r.session_id, bool(r.threat))}"]
     return "\n".join(lines)

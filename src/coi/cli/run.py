@@ -47,11 +47,14 @@ class RunCommand(click.Command):
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.option("--prompt", metavar="TEXT", help="Run the AI tool headless on TEXT.")
 @click.option("-t", "--tty", is_flag=True, help="Give the command a terminal (PTY).")
+@click.option("--accept-flagged", is_flag=True,
+              help="Resume (--resume) a session the security monitor paused or killed, "
+                   "without being asked.")
 @click.option("--no-wait-network", is_flag=True,
               help="Start the command without waiting for the container's IPv4 address.")
 @click.pass_context
 def run(ctx: click.Context, *, flags: SessionFlags, command: tuple[str, ...],
-        prompt: str | None, tty: bool, no_wait_network: bool) -> None:
+        prompt: str | None, tty: bool, accept_flagged: bool, no_wait_network: bool) -> None:
     """Run COMMAND (after --) in a fresh container, then delete it."""
     from coi.incus import connect
     from coi.session import plan as planning
@@ -65,6 +68,10 @@ def run(ctx: click.Context, *, flags: SessionFlags, command: tuple[str, ...],
     for warning in plan.warnings:
         render.warn(warning)
     store = SessionStore(plan.coi_home, plan.owner)
+    if prompt is not None:
+        from coi.cli.shell import confirm_flagged
+
+        confirm_flagged(store, plan, accept_flagged)
     streams = Streams(sys.stdin.buffer, sys.stdout.buffer, sys.stderr.buffer)
     with connect(plan.remote or None, plan.project) as client:
         result = run_in_container(client, plan, store, request, streams=streams)
