@@ -4,7 +4,8 @@
   WARNING   logged and shown ("alerted": `coi shell` prints it from the audit log)
   HIGH      logged, shown, the container paused (frozen) until `coi unfreeze`
             (with `auto_pause_on_high = false`: only shown)
-  CRITICAL  the container frozen at once, then killed, then logged; the supervisor
+  CRITICAL  every process killed at once (or frozen), the container stopped, then
+            logged; the supervisor
             saves the session's data from the stopped container and ends the session
             (with `auto_kill_on_critical = false`: paused as for HIGH)
 
@@ -29,7 +30,8 @@ class Actions(Protocol):
         """Freeze the container (raise on failure)."""
 
     def kill(self, finding: Finding) -> None:
-        """Freeze, then force-stop the container (raise on failure)."""
+        """Kill every process of the container at once (else freeze it), then
+        force-stop it (raise on failure)."""
 
 
 def threat_mark(finding: Finding, action: str) -> dict[str, Any]:

@@ -335,6 +335,11 @@ class Sentry:
             log.warning("network rules were changed (%s): repaired", "; ".join(problems))
             self._audit(finding, "repaired")
             return
+        if self.watchman is not None and self.watchman.responder.state != "running":
+            log.warning("network rules still not as coi installed them (%s); the container "
+                        "stays paused", "; ".join(result.get("left") or problems)
+                        or "the check failed")
+            return
         log.error("network rules could not be checked or repaired (%s): pausing",
                   "; ".join(result.get("left") or problems) or "the check failed")
         try:

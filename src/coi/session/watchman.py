@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,24 +36,52 @@ Flag = Callable[[dict[str, Any]], None]
 
 
 class IncusActions:
-    def __init__(self, client: Client, container: str, flag: Flag | None = None) -> None:
+    def __init__(self, client: Client, container: str, flag: Flag | None = None,
+                 cgroup_dir: Path | None = None) -> None:
         self.client = client
         self.container = container
         self.flag = flag
+        self.cgroup_dir = cgroup_dir
 
     def pause(self, finding: Finding) -> None:
         from coi.incus import instances
 
-        instances.freeze(self.client, self.container)
+        try:
+            instances.freeze(self.client, self.container)
+        except CoiError:
+            if instances.get(self.client, self.container).status != "Frozen":
+                raise  # (frozen already, by the user or an earlier finding: paused)
         self._mark(finding, "paused")
 
     def kill(self, finding: Finding) -> None:
         from coi.incus import instances
 
-        with contextlib.suppress(CoiError):  # stopping by force works on either state
-            instances.freeze(self.client, self.container)
+        started = time.monotonic()
+        if not self._kill_processes():
+            with contextlib.suppress(CoiError):  # stopping by force works either way
+                instances.freeze(self.client, self.container)
+        stilled = time.monotonic()
         instances.stop(self.client, self.container, force=True)
+        log.info("%s: its processes killed (or frozen) in %.0f ms, the container stopped "
+                 "%.0f ms later", self.container, 1000 * (stilled - started),
+                 1000 * (time.monotonic() - stilled))
         self._mark(finding, "killed")
+
+    def _kill_processes(self) -> bool:
+        """SIGKILL every process of the container at once, from the host, forks made
+        meanwhile included: `cgroup.kill` (cgroup v2, Linux 5.14+). It takes
+        microseconds where Incus's forced stop takes ~0.7 s of teardown, and it is
+        stronger than freezing first (under the v1 freezer a frozen task does not even
+        die until thawed). False where it is not available: then freeze, then stop."""
+        if self.cgroup_dir is None:
+            return False
+        try:
+            with open(self.cgroup_dir / "cgroup.kill", "w") as handle:
+                handle.write("1")
+        except OSError as exc:
+            log.info("cgroup.kill unavailable for %s: %s", self.container, exc)
+            return False
+        return True
 
     def _mark(self, finding: Finding, state: str) -> None:
         from coi.incus import instances
@@ -162,7 +191,7 @@ def open_watchman(client: Client, container: str, settings: Settings, cgroup: Pa
         log.warning("monitoring off: no cgroup found for %s", container)
         return None
     responder = Responder(container, AuditLog(audit_path(coi_home, container)), settings,
-                          IncusActions(client, container, flag))
+                          IncusActions(client, container, flag, cgroup))
     watchman = Watchman(client, Monitor(container, settings, cgroup), responder)
     _open_sources(watchman, settings, watch_nft)
     log.info("monitoring %s every %.2f s from %s; event sources: %s", container,
