@@ -5,9 +5,9 @@
   HIGH      logged, shown, the container paused (frozen) until `coi unfreeze`
             (with `auto_pause_on_high = false`: only shown)
   CRITICAL  every process killed at once (or frozen), the container stopped, then
-            logged; the supervisor
-            saves the session's data from the stopped container and ends the session
-            (with `auto_kill_on_critical = false`: paused as for HIGH)
+            logged; the supervisor saves the session's data from the stopped container
+            and ends the session (with `auto_kill_on_critical = false`: paused as for
+            HIGH)
 
 The actions themselves (Incus calls, marks on the session) belong to the caller,
 through `Actions`; this module decides and writes the audit log. Every decision is
