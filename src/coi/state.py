@@ -147,3 +147,17 @@ def _acquire(fd: int, path: Path, timeout: float | None, kind: int) -> None:
                                  hint="wait for it to finish, or run `coi clean`") from None
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
+
+
+def process_start_time(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot, /proc/<pid>/stat field 22):
+    with the pid, it names one process for good, as pids are reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    try:
+        return int(fields[19])  # field 22 counted from 1; fields[0] is field 3
+    except (IndexError, ValueError):
+        return None

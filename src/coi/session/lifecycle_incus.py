@@ -96,15 +96,24 @@ DISMISS_PATIENCE = 30.0  # seconds for a supervisor to save once and exit
 
 
 def supervisor_pid(coi_home: Path, container: str) -> int | None:
-    """The pid in the container's run state, if it is still its supervisor process
-    (checked against its command line, so a reused pid is never signalled)."""
+    """The pid in the container's run state, if it is still its supervisor process:
+    the same process start time as recorded (so a reused pid is never signalled), or,
+    in a run state without one, a command line naming `_supervise` and the container."""
     from coi.session.paths import run_state_path
+    from coi.state import process_start_time
 
     try:
-        pid = int(json.loads(run_state_path(coi_home, container).read_text())["pid"])
+        state = json.loads(run_state_path(coi_home, container).read_text())
+        pid = int(state["pid"])
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    started = state.get("started")
+    if started is not None:
+        return pid if process_start_time(pid) == started else None
+    if b"_supervise" in argv and container.encode() in argv:
+        return pid
+    return None
     if b"_supervise" in argv and container.encode() in argv:
         return pid
     return None

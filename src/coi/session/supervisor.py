@@ -46,7 +46,7 @@ from coi.session.paths import CODE_HOME, run_state_path
 from coi.session.record import now_iso
 from coi.session.runlock import is_supervised
 from coi.session.store import SessionStore
-from coi.state import Owner, file_lock, write_record
+from coi.state import Owner, file_lock, process_start_time, write_record
 
 if TYPE_CHECKING:
     from coi.incus.client import Client
@@ -232,7 +232,8 @@ def _ended_elsewhere(client: Client, spec: SupervisorSpec, store: SessionStore,
 def write_run_state(spec: SupervisorSpec, last_save: str | None,
                     **extra: object) -> None:
     state = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(spec).items()}
-    state.update(pid=os.getpid(), updated_at=now_iso(), last_save_at=last_save, **extra)
+    state.update(pid=os.getpid(), started=process_start_time(os.getpid()),
+                 updated_at=now_iso(), last_save_at=last_save, **extra)
     write_record(run_state_path(spec.coi_home, spec.container), state, RUN_STATE_SCHEMA,
                  owner=spec.owner)
 
