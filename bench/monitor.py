@@ -3,10 +3,11 @@
 - Detection latency: a `coi shell --background --tool dummy` session, a listener inside
   its container on the container's own eth0 address, then a reverse shell to it (nothing
   leaves the container). Timed from just before the exec that starts the shell (so the
-  exec's own round trip is included) until Incus reports the container Frozen (the
-  monitor's first response) and then Stopped or gone (killed). Two shells: `bash -i` on
-  a /dev/tcp socket (a command-line rule can see it) and a base64-obfuscated python
-  payload that dup2s a shell onto its socket (only the descriptor check can).
+  exec's own round trip is included) until no process is left in the container's cgroup
+  (the monitor kills them from the host first) and until Incus reports the container
+  Stopped or gone (killed). Two shells: `bash -i` on a /dev/tcp socket (a command-line
+  rule can see it) and a base64-obfuscated python payload that dup2s a shell onto its
+  socket (only the descriptor check can).
 - Idle CPU: user+sys of each supervisor (forked by coi's fork server, else `python -m
   coi _supervise`; pid from ~/.coi/run/<container>.json) from /proc/<pid>/stat over a
   window, as a percent of one core; with 1 session and with 10 (per session). Children
@@ -41,6 +42,8 @@ from typing import Any
 
 from sessions import COI, Bench, machine
 
+from coi.monitor.cgroup import cgroup_pids, find_payload_dir
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 LISTENER = ('$s=IO::Socket::INET->new(LocalAddr=>"{ip}",LocalPort=>{port},Listen=>1,'
@@ -74,6 +77,7 @@ class Sessions:
         if poll is not None:
             text += f"[monitoring]\npoll_interval_sec = {poll}\n"
         config.write_text(text)  # network: the default (restricted), as a user gets it
+        self.started: list[str] = []
 
     def start(self) -> str:
         """A new session in a new workspace, supervised and at the tool's prompt."""
@@ -84,6 +88,7 @@ class Sessions:
         workspace.mkdir()
         os.chown(workspace, 1000, 1000)
         name = container_name(str(workspace), 1, self.bench.prefix)
+        self.started.append(name)
         result = subprocess.run([COI, "shell", "--background"], env=self.bench.env,
                                 cwd=workspace, text=True, capture_output=True,
                                 stdin=subprocess.DEVNULL, check=False)
@@ -170,6 +175,9 @@ class Sessions:
                 self.closed(name)
             except RuntimeError as exc:
                 print(exc, file=sys.stderr)
+        # A supervisor whose container someone else deleted leaves the release to that
+        # someone: release every session this bench started (a no-op for the others).
+        for name in dict.fromkeys([*names, *self.started]):
             release(self.coi_home, name)
 
 
@@ -193,14 +201,17 @@ def one_kill(sessions: Sessions, shell: Any, port: int = 4444) -> dict[str, Any]
     sessions.sh(name, f"setsid {listener} {QUIET}")
     wait(lambda: f"{ip}:{port}" in sessions.sh(name, "ss -ltn"), 10, "the listener")
     script = f"setsid {shlex.join(shell(ip, port))} {QUIET}"
+    cgroup = find_payload_dir(name)
     started = time.monotonic()
     sessions.sh(name, script)
-    frozen = None
+    frozen = emptied = None
     while True:
         status = sessions.status(name)
         now = time.monotonic() - started
         if status == "Frozen" and frozen is None:
             frozen = now
+        if emptied is None and (cgroup is None or not cgroup_pids(cgroup)):
+            emptied = now
         if status in ("Stopped", "Gone"):
             killed = now
             break
@@ -212,7 +223,7 @@ def one_kill(sessions: Sessions, shell: Any, port: int = 4444) -> dict[str, Any]
     events = [json.loads(line) for line in audit.read_text().splitlines()] \
         if audit.exists() else []
     hits = [e for e in events if e.get("detector") == "reverse_shell"]
-    return {"frozen_s": frozen, "killed_s": killed,
+    return {"frozen_s": frozen, "killed_s": killed, "no_process_s": emptied,
             "reason": hits[0]["evidence"].get("reason") if hits else None,
             "action": hits[0].get("action") if hits else None}
 
@@ -223,6 +234,7 @@ def bench_latency(sessions: Sessions, runs: int) -> list[dict[str, Any]]:
         runs_done = [one_kill(sessions, shell) for _ in range(runs)]
         killed = [r["killed_s"] for r in runs_done]
         frozen = [r["frozen_s"] for r in runs_done if r["frozen_s"] is not None]
+        emptied = [r["no_process_s"] for r in runs_done if r["no_process_s"] is not None]
         rows.append({
             "benchmark": f"reverse shell to killed: {label}", "runs": len(killed),
             "median": statistics.median(killed), "p90": p90(killed), "max": max(killed),
@@ -231,6 +243,12 @@ def bench_latency(sessions: Sessions, runs: int) -> list[dict[str, Any]]:
             "reasons": sorted({str(r["reason"]) for r in runs_done}),
             "actions": sorted({str(r["action"]) for r in runs_done}),
             "samples": [round(k, 3) for k in killed]})
+        if emptied:
+            rows.append({
+                "benchmark": "  to no process left in its cgroup", "runs": len(emptied),
+                "median": statistics.median(emptied), "p90": p90(emptied),
+                "max": max(emptied), "unit": "s", "target": None, "met": None,
+                "samples": [round(k, 3) for k in emptied]})
     return rows
 
 
