@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from coi.errors import IncusError
+from coi.errors import CoiError, IncusError
 from coi.incus import exec as incus_exec
 from coi.incus import instances
 from coi.incus.client import Client
@@ -116,6 +116,16 @@ def background(box: Sandbox, name: str, argv: list[str], *, root: bool = False) 
     """Start `argv` detached inside the container (its own session, no terminal)."""
     done = box.sh(name, f"setsid {shlex.join(argv)} {QUIET}", root=root)
     assert done.exit_code == 0, done
+
+
+def attack(box: Sandbox, name: str, argv: list[str], *, root: bool = False) -> None:
+    """Start `argv` like `background`, where the monitor may kill everything before the
+    exec that starts it returns (137, or the exec cut off with the container)."""
+    try:
+        done = box.sh(name, f"setsid {shlex.join(argv)} {QUIET}", root=root)
+    except CoiError:
+        return
+    assert done.exit_code in (0, 137), done
 
 
 def listen(box: Sandbox, name: str, ip: str, port: int) -> None:
@@ -286,7 +296,7 @@ def test_reverse_shell_is_killed_and_the_session_saved(box: Sandbox) -> None:
     ip = address(box, name)
     listen(box, name, ip, 4444)
     started = time.monotonic()
-    background(box, name, ["bash", "-c", DEV_TCP_SHELL.format(ip=ip, port=4444)])
+    attack(box, name, ["bash", "-c", DEV_TCP_SHELL.format(ip=ip, port=4444)])
 
     event = wait_event(box, name, detector("reverse_shell"), 20, "a reverse_shell audit line")
     assert event["severity"] == "critical", event
@@ -305,7 +315,7 @@ def test_obfuscated_reverse_shell_is_caught_by_its_descriptors(box: Sandbox) -> 
     argv = ["python3", "-c", f"import base64; exec(base64.b64decode('{encoded}'))"]
     # No command-line rule can see it: only the socket on its stdin/stdout gives it away.
     assert patterns.match_rules(patterns.REVERSE_SHELL_RULES, " ".join(argv)) is None
-    background(box, name, argv)
+    attack(box, name, argv)
 
     event = wait_event(box, name, detector("reverse_shell"), 20, "a reverse_shell audit line")
     assert event["severity"] == "critical" and event["action"] == "killed", event
@@ -318,9 +328,14 @@ def test_obfuscated_reverse_shell_is_caught_by_its_descriptors(box: Sandbox) -> 
 
 def test_environ_scan_pauses_until_unfreeze(box: Sandbox) -> None:
     name = start(box)
-    # A process holding another process's environment open (as an agent with sudo could).
-    scan = "echo $$ > /tmp/scan.pid; exec 3</proc/1/environ; exec sleep 600"
-    background(box, name, ["sh", "-c", scan], root=True)
+    # A process holding another process's environment open (as an agent with sudo could),
+    # from a script file: the exec that starts it names no environ (it would be frozen
+    # mid-exec), so the held descriptor is what the monitor finds.
+    scan = "echo $$ > /tmp/scan.pid; exec 3</proc/1/environ; exec sleep 600\n"
+    encoded = base64.b64encode(scan.encode()).decode()  # its writer names no environ
+    wrote = box.sh(name, f"echo {encoded} | base64 -d > /tmp/scan.sh", root=True)
+    assert wrote.exit_code == 0, wrote
+    attack(box, name, ["sh", "/tmp/scan.sh"], root=True)
 
     event = wait_event(box, name, detector("env_scan"), 20, "an env_scan audit line")
     assert event["severity"] == "high" and event["action"] == "paused", event
