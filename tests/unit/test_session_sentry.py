@@ -66,3 +66,12 @@ def test_fork_server_socket_follows_the_code(tmp_path: Path) -> None:
     first = forkserver.socket_path(tmp_path)
     assert first.parent == tmp_path and first.name.startswith("forkserver-")
     assert forkserver.socket_path(tmp_path) == first
+
+
+def test_guarded_chains_are_the_shared_ones_and_the_sessions_own() -> None:
+    from coi.network.rules import BASE_CHAINS, REFUSE, chain_names
+    from coi.session.watchman import SHARED_CHAINS, guarded_chains
+
+    assert set(SHARED_CHAINS) == {*BASE_CHAINS, REFUSE}
+    own = {*chain_names("coi-abc-1", 0), *chain_names("coi-abc-1", 1)}
+    assert set(guarded_chains("coi-abc-1")) == {*SHARED_CHAINS, *own}

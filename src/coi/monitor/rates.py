@@ -7,15 +7,17 @@ from collections import deque
 from coi.monitor.findings import Finding, Severity
 
 MB = 1024 * 1024
-HIGH_FACTOR = 4.0  # this many times a threshold turns WARNING into HIGH
+HIGH_FACTOR = 10.0  # this many times a threshold turns WARNING into HIGH
+RATE_WINDOW = 5.0  # seconds a read rate is averaged over: one burst is not a rate
 
 
 class ReadRateTracker:
     """Fed the container's cumulative read bytes (cgroup `io.stat` rbytes) with a
     timestamp. Alerts when the bytes read within the last `window_s` seconds exceed
-    `threshold_mb`, or when the rate since the previous sample exceeds `rate_mb_s`;
-    HIGH at `HIGH_FACTOR` times either. A counter that goes backwards (a new cgroup)
-    starts over."""
+    `threshold_mb`, or when the rate over the last `RATE_WINDOW` seconds exceeds
+    `rate_mb_s` (a shorter burst is averaged over the whole window: reading one 25 MB
+    file at once is not a 50 MB/s exfiltration); HIGH at `HIGH_FACTOR` times either.
+    A counter that goes backwards (a new cgroup) starts over."""
 
     def __init__(self, threshold_mb: float, rate_mb_s: float, window_s: float = 60.0) -> None:
         self.threshold_mb = threshold_mb
@@ -33,8 +35,11 @@ class ReadRateTracker:
         if previous is None:
             return None
         window_mb = (total_bytes - self._samples[0][1]) / MB
-        elapsed = now - previous[0]
-        rate = (total_bytes - previous[1]) / MB / elapsed if elapsed > 0 else 0.0
+        since = next(s for s in self._samples if s[0] >= now - RATE_WINDOW
+                     or s is self._samples[-1])
+        if since[0] == now:  # every sample in the window is this one: the one before it
+            since = previous
+        rate = (total_bytes - since[1]) / MB / max(now - since[0], RATE_WINDOW)
         return self._judge(window_mb, rate, now - self._samples[0][0])
 
     def _judge(self, window_mb: float, rate: float, span_s: float) -> Finding | None:

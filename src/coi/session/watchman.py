@@ -179,6 +179,15 @@ class Watchman:
             source.close()
 
 
+SHARED_CHAINS = ("forward", "input", "refuse")  # coi.network.rules: base chains, refuse
+
+
+def guarded_chains(container: str) -> list[str]:
+    """The chains whose changes can touch `container`'s rules: the shared ones and its
+    own (both generations, coi.network.rules.chain_names)."""
+    return [*SHARED_CHAINS, *(f"{kind}{gen}-{container}" for kind in "fi" for gen in (0, 1))]
+
+
 def open_watchman(client: Client, container: str, settings: Settings, cgroup: Path | None,
                   coi_home: Path, *, flag: Flag | None = None,
                   watch_nft: bool = False) -> Watchman | None:
@@ -220,7 +229,7 @@ def _open_sources(watchman: Watchman, settings: Settings, watch_nft: bool) -> No
     def nft_watch() -> Any:
         from coi.monitor.nftwatch import NftWatch
 
-        return NftWatch()
+        return NftWatch(chains=guarded_chains(watchman.monitor.container))
 
     attempt("exec", exec_watch)
     if settings.nft and settings.nflog_group is not None:
