@@ -107,10 +107,11 @@ TEST_IMAGE = os.environ.get("COI_TEST_IMAGE", "coi-test")
 
 @pytest.fixture(scope="session")
 def test_image(incus: Client, base_image: str) -> str:
-    """The slim image for session tests (code user uid 1000, sudo, tmux, dummy at
-    /usr/local/bin/dummy), made by coi's own builder from `coi-base`. Built once per
-    machine and reused until its recipe or base changes (~10 s when it must be built);
-    parallel workers take turns on a lock, so only one builds. Returns the alias."""
+    """The slim image for session tests (code user uid 1000, sudo, tmux, perl,
+    python3-minimal, dummy at /usr/local/bin/dummy), made by coi's own builder from
+    `coi-base`. Built once per machine and reused until its recipe or base changes
+    (~10 s when it must be built); parallel workers take turns on a lock, so only one
+    builds. Returns the alias."""
     from coi.errors import CoiError
     from coi.images.plans import ensure_test_image
 

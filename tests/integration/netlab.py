@@ -233,7 +233,8 @@ def connect(client: Client, name: str, host: str, port: int, *, timeout: float =
 
 
 def listen_in(client: Client, name: str, port: int) -> None:
-    """A dual-stack TCP listener inside a container (perl: coi-test has no python)."""
+    """A dual-stack TCP listener inside a container (perl: an image without python
+    has it too)."""
     perl = ("use IO::Socket::IP; my $s = IO::Socket::IP->new(LocalHost => '::', "
             f"LocalPort => {port}, Listen => 16, ReuseAddr => 1, V6Only => 0) or die $!; "
             "while (my $c = $s->accept) { print $c 'hello'; close $c }")

@@ -144,6 +144,9 @@ def _clean(box: Sandbox) -> None:
         _stop_supervisor(box, name)
     for name in names:  # rules and protected-path mounts of what was force-deleted
         release(box.coi_home, name)
+    # The sandbox's fork server leaves within seconds once its socket is gone.
+    for sock in (box.coi_home / "run").glob("forkserver-*.sock"):
+        sock.unlink(missing_ok=True)
 
 
 def _stop_supervisor(box: Sandbox, name: str) -> None:

@@ -126,6 +126,8 @@ def sandbox(client: Client, image: str, tmp_path: Path) -> Iterator[Sandbox]:
     finally:
         for name in box.created:
             remove(client, name)
+        for sock in (home / ".coi" / "run").glob("forkserver-*.sock"):
+            sock.unlink(missing_ok=True)  # its fork server leaves within seconds
 
 
 def remove(client: Client, name: str, patience: float = 90) -> None:
