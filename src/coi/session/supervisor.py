@@ -181,10 +181,12 @@ def _close(client: Client, spec: SupervisorSpec, store: SessionStore,
     ending = outcome.ending
     log.info("%s: %s", spec.container, ending.value if ending else "time limit")
     running = container_status(client, spec.container) in ("Running", "Frozen")
-    if ending is Ending.GONE or (not running
-                                 and _ended_elsewhere(client, spec, store, record)):
-        log.info("ended by another coi process (coi shutdown/kill/clean); nothing to do")
-        return "ended elsewhere"
+    if ending is Ending.GONE or not running:
+        if _ended_by_coi(store, record):
+            log.info("ended by another coi process (coi shutdown/kill/clean); nothing to do")
+            return "ended elsewhere"
+        if container_status(client, spec.container) == "Gone":
+            return _gone(spec, store, record)
     reason = "time-limit" if ending is None else "exit"
     closed = close_session(client, store, record, running=running, reason=reason,
                            options=spec.close_options())
@@ -208,25 +210,35 @@ def _close_threat(client: Client, spec: SupervisorSpec, store: SessionStore,
     return f"killed by the monitor ({closed.action})"
 
 
-def _ended_elsewhere(client: Client, spec: SupervisorSpec, store: SessionStore,
-                     record: SessionRecord) -> bool:
-    """Whether a container that stopped was stopped by another coi process ending the
-    session (rather than by a poweroff inside it): that process is saving it right
-    now (the session lock is busy), or has deleted it or marked the session ended."""
-    from coi.session.watch import container_status
-
+def _ended_by_coi(store: SessionStore, record: SessionRecord) -> bool:
+    """Whether another coi process ends, or has ended, the session (rather than a
+    poweroff inside, or someone deleting the container behind coi's back): it is saving
+    it right now (the session lock is busy), or has marked the session ended."""
     try:
         with file_lock(store.lock_path(record.tool, record.session_id), timeout=0):
             pass
     except CoiTimeout:
         return True
     time.sleep(GRACE_SECONDS)
-    if container_status(client, spec.container) == "Gone":
-        return True
     try:
         return store.load(record.tool, record.session_id).ended
     except NotFound:
         return False
+
+
+def _gone(spec: SupervisorSpec, store: SessionStore, record: SessionRecord) -> str:
+    """The container was deleted outside coi (`incus delete`): its rules and
+    protected-path mounts go now, not at the next `coi clean`; the session keeps its
+    last periodic save."""
+    from coi.session.closing import mark_ended
+    from coi.session.isolation import release
+
+    notes = release(spec.coi_home, spec.container)
+    mark_ended(store, record, "interrupted")
+    log.warning("%s was deleted outside coi: isolation released, session %s ended with "
+                "its last save%s", spec.container, record.session_id,
+                "".join(f"; {note}" for note in notes))
+    return "gone"
 
 
 def write_run_state(spec: SupervisorSpec, last_save: str | None,
