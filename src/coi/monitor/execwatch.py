@@ -76,20 +76,14 @@ class ExecWatch:
     def drain(self) -> list[int]:
         """The host pids (tgid) that exec'd since the last call, in order."""
         pids: list[int] = []
-        recv = self._sock.recv
-        while True:
-            try:
-                data = recv(4096)
-            except BlockingIOError:
-                return pids
-            except OSError as exc:
-                if exc.errno != errno.ENOBUFS:
-                    raise
+        for data in netlink.datagrams(self._sock, 4096):
+            if data is None:
                 self.lost += 1
                 continue
             pid = exec_pid(data)
             if pid is not None:
                 pids.append(pid)
+        return pids
 
     def close(self) -> None:
         if self._sock.fileno() >= 0:

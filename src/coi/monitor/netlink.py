@@ -154,3 +154,22 @@ def _acked(data: bytes) -> bool:
             return True
         offset += align(length)
     return False
+
+
+def datagrams(sock: socket.socket, size: int = RECV_SIZE) -> Iterator[bytes | None]:
+    """Every datagram queued on non-blocking `sock` now (never blocks); None for each
+    receive-buffer overflow (ENOBUFS: the kernel dropped some), after which reading
+    goes on with what came later."""
+    while True:
+        try:
+            data = sock.recv(size)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.ENOBUFS:
+                raise
+            yield None
+            continue
+        if not data:
+            return
+        yield data

@@ -102,19 +102,12 @@ class NflogSocket:
         """Every event queued now (never blocks). A receive-buffer overflow is counted
         in `lost`; reading goes on with what comes after."""
         events: list[NetEvent] = []
-        while True:
-            try:
-                data = self._sock.recv(netlink.RECV_SIZE)
-            except BlockingIOError:
-                return events
-            except OSError as exc:
-                if exc.errno == errno.ENOBUFS:
-                    self.lost += 1
-                    continue
-                raise
-            if not data:
-                return events
-            events += parse_datagram(data)
+        for data in netlink.datagrams(self._sock):
+            if data is None:
+                self.lost += 1
+            else:
+                events += parse_datagram(data)
+        return events
 
     def close(self) -> None:
         sock = self._sock

@@ -62,20 +62,11 @@ class NftWatch:
         """Read every queued notification; True if any concerns the watched table or
         notifications were lost."""
         hit = False
-        while True:
-            try:
-                data = self._sock.recv(netlink.RECV_SIZE)
-            except BlockingIOError:
-                return hit
-            except OSError as exc:
-                if exc.errno != errno.ENOBUFS:
-                    raise
+        for data in netlink.datagrams(self._sock):
+            if data is None:
                 self.lost += 1
-                hit = True
-                continue
-            if not data:
-                return hit
-            hit = self.concerns(data) or hit
+            hit = data is None or self.concerns(data) or hit
+        return hit
 
     def concerns(self, data: bytes) -> bool:
         """Whether a datagram of notifications touches the watched table."""
