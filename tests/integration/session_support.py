@@ -61,6 +61,12 @@ class Sandbox:
         base.update(extra)
         return base
 
+    def write_config(self, text: str) -> None:
+        """The sandbox user's ~/.config/coi/config.toml."""
+        path = self.home / ".config" / "coi" / "config.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
     def name(self, slot: int = 1) -> str:
         return container_name(str(self.workspace), slot, self.prefix)
 

@@ -32,9 +32,7 @@ REVERSE_SHELL = (
 @pytest.fixture
 def box(incus: Client, test_image: str, tmp_path: Path) -> Iterator[Sandbox]:
     with sandbox(incus, test_image, tmp_path, owner=1000) as made:
-        config = made.home / ".config" / "coi" / "config.toml"
-        config.parent.mkdir(parents=True)
-        config.write_text("[monitoring]\npoll_interval_sec = 0.2\n")
+        made.write_config("[monitoring]\npoll_interval_sec = 0.2\n")
         yield made
 
 

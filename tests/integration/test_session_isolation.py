@@ -55,9 +55,7 @@ def rules_of(name: str) -> str:
 
 
 def write_config(box: Sandbox, text: str) -> None:
-    path = box.home / ".config" / "coi" / "config.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    box.write_config(text)
 
 
 def test_run_is_restricted_by_default(box: Sandbox, lab: netlab.Lab) -> None:
