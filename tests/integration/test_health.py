@@ -18,6 +18,8 @@ from coi.incus.client import Client
 
 COI = str(Path(sys.executable).with_name("coi"))
 EXIT = {"healthy": 0, "degraded": 1, "unhealthy": 2}
+MONITOR_CHECKS = ("monitor-proc", "monitor-cgroup", "monitor-exec", "monitor-nflog",
+                  "monitor-nft")
 
 
 def health(*args: str, env: dict[str, str] | None = None) -> tuple[int, Any, float]:
@@ -36,7 +38,7 @@ def test_a_set_up_host_is_healthy_or_degraded_with_a_cow_pool(incus: Client) -> 
     checks = {c["name"]: c for c in doc["checks"]}
     assert set(checks) == {"system", "incus", "socket", "storage", "network", "profile",
                            "idmap", "nftables", "firewall", "isolation", "images",
-                           "containers", "cgroups", "limits"}
+                           "containers", "cgroups", "limits", *MONITOR_CHECKS}
     for check in doc["checks"]:
         assert set(check) == {"name", "status", "message", "fix", "details"}
         assert check["status"] in ("ok", "warn", "fail")
@@ -46,6 +48,8 @@ def test_a_set_up_host_is_healthy_or_degraded_with_a_cow_pool(incus: Client) -> 
     assert checks["storage"]["status"] == "ok"
     assert checks["images"]["status"] in ("ok", "warn")
     assert "coi-base" in checks["images"]["details"]["present"]
+    if os.geteuid() == 0:  # as root every monitoring source works on this host
+        assert {checks[name]["status"] for name in MONITOR_CHECKS} == {"ok"}
 
 
 def test_text_and_json_agree(incus: Client) -> None:
@@ -60,7 +64,7 @@ def test_daemon_down_is_unhealthy_and_still_reports_everything() -> None:
     code, doc, _ = health("--json", env={"INCUS_SOCKET": missing})
     assert (code, doc["status"]) == (2, "unhealthy")
     checks = {c["name"]: c for c in doc["checks"]}
-    assert len(checks) == 14
+    assert len(checks) == 14 + len(MONITOR_CHECKS)
     assert checks["incus"]["status"] == "fail" and checks["incus"]["fix"]
     assert checks["system"]["status"] == "ok"
 
