@@ -190,3 +190,37 @@ def test_what_the_user_unfroze_for_does_not_pause_again(tmp_path: Path) -> None:
     responder.resumed()
     again = responder.handle([finding(Severity.HIGH), finding(Severity.HIGH, "other")])
     assert [e["action"] for e in again] == ["alerted", "paused"]
+
+
+def test_a_failing_poll_or_source_never_raises_out_of_the_watchman(tmp_path: Path) -> None:
+    from coi.session.watchman import Watchman
+
+    class Broken:
+        settings = Settings()
+        container = "c1"
+
+        def poll(self, now: float) -> list[Finding]:
+            raise KeyError("a detector bug")
+
+        def on_exec(self, pids: object, now: float) -> list[Finding]:
+            raise IndexError("a parser bug")
+
+    class Source:
+        closed = False
+
+        def fileno(self) -> int:
+            return 42
+
+        def drain(self) -> list[int]:
+            return [1]
+
+        def close(self) -> None:
+            self.closed = True
+
+    responder = Responder("c1", AuditLog(tmp_path / "a.jsonl"), Settings(), FakeActions())
+    watchman = Watchman(None, Broken(), responder)  # type: ignore[arg-type]
+    source = Source()
+    watchman.sources["exec"] = source
+    assert watchman.poll(1.0) is None
+    assert watchman.events([42], 1.0) == ([], False)
+    assert source.closed and "exec" not in watchman.sources

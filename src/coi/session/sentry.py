@@ -43,6 +43,7 @@ log = logging.getLogger("coi.supervisor")
 GUARD_FALLBACK_SECONDS = 30.0  # firewall checks without nftables change events
 GUARD_DEBOUNCE = 0.05  # a transaction's burst of change messages: one check
 GUARD_RETRY_SECONDS = 0.5
+STEP_ERROR_PAUSE = 0.5  # after an unexpected error, so a persistent one cannot spin
 ROTATE_SECONDS = 6 * 3600.0
 MONITOR_MARK = "user.coi.monitor"
 
@@ -161,7 +162,12 @@ class Sentry:
                 readable = self._wait(max(0.0, timers.next_due() - time.monotonic()))
                 if self.wake_r in readable or (host_watch is None and not watcher.is_alive()):
                     break
-                outcome = self._step(readable, time.monotonic(), timers, host_watch)
+                try:
+                    outcome = self._step(readable, time.monotonic(), timers, host_watch)
+                except Exception:  # a bug or a full disk must not end the supervision
+                    log.exception("the supervisor's loop hit an error; it goes on")
+                    time.sleep(STEP_ERROR_PAUSE)
+                    continue
                 if outcome is not None:
                     return outcome
         finally:

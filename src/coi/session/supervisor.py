@@ -105,8 +105,9 @@ class SupervisorSpec:
         return cls(**values)
 
 
-class _Terminated(Exception):
-    """SIGTERM: save and exit, leaving the session running."""
+class _Terminated(BaseException):
+    """SIGTERM: save and exit, leaving the session running. (A BaseException, so the
+    loop's guard against unexpected errors never swallows it.)"""
 
 
 def _on_sigterm(signum: int, frame: object) -> None:

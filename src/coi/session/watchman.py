@@ -132,8 +132,8 @@ class Watchman:
                     found += self.monitor.on_net(source.read_events(), now)
                 else:
                     nft_changed = source.drain() or nft_changed
-            except (OSError, CoiError) as exc:
-                log.warning("%s failed (%s); the monitor goes on without it", name, exc)
+            except Exception:  # a source must never take the supervisor down with it
+                log.exception("%s failed; the monitor goes on without it", name)
                 self._close(name)
         return found, nft_changed
 
@@ -144,15 +144,20 @@ class Watchman:
             return None
         try:
             found = self.monitor.poll(now)
-        except (OSError, ValueError) as exc:
-            log.warning("monitor poll failed: %s", exc)
+        except Exception:  # the session's saves must go on whatever a poll hit
+            log.exception("monitor poll failed")
             return None
         return self.respond(found)
 
     def respond(self, found: list[Finding]) -> Finding | None:
         if not found:
             return None
-        for entry in self.responder.handle(found):
+        try:
+            entries = self.responder.handle(found)
+        except OSError as exc:  # the audit log could not be written (a full disk)
+            log.error("could not write the audit log: %s", exc)
+            entries = []
+        for entry in entries:
             log.warning("threat %s/%s: %s (%s)", entry["severity"], entry["detector"],
                         entry["title"], entry["action"])
         return self.responder.cause if self.responder.state == "killed" else None
