@@ -288,15 +288,18 @@ def stream_writer(stream: IO[bytes]) -> Sink:
     return write
 
 
-def feed(session: ExecSession, source: IO[bytes] | int) -> threading.Thread:
+def feed(session: ExecSession, source: IO[bytes] | int,
+         sent: list[int] | None = None) -> threading.Thread:
     """Copy a file or file descriptor to the command's stdin in the background, then
-    send EOF. The thread is a daemon: a read blocked on a terminal must not keep the
-    process alive after the command has ended."""
+    send EOF; `sent`, if given, gets the byte count added to its first item. The thread
+    is a daemon: a read blocked on a terminal must not keep the process alive after
+    the command has ended."""
 
     def pump() -> None:
         fd = source if isinstance(source, int) else source.fileno()
         while (data := os.read(fd, 65536)) and session.write(data):
-            pass
+            if sent is not None:
+                sent[0] += len(data)
         session.close_stdin()
 
     thread = threading.Thread(target=pump, name="coi-exec-stdin", daemon=True)

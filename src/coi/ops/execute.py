@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
@@ -122,33 +123,65 @@ def input_fd(stdin: IO[bytes] | None) -> int | None:
     return None if fd is None or os.isatty(fd) else fd
 
 
-def _feed_or_close(session: incus_exec.ExecSession, stdin: IO[bytes] | None) -> None:
+def _feed_or_close(session: incus_exec.ExecSession, stdin: IO[bytes] | None,
+                   sent: list[int] | None = None) -> None:
     fd = input_fd(stdin)
     if fd is None:
         session.close_stdin()
     else:
-        incus_exec.feed(session, fd)
+        incus_exec.feed(session, fd, sent)
 
 
 def stream(client: Client, job: Prepared, stdin: IO[bytes] | None,
            stdout: IO[bytes], stderr: IO[bytes]) -> incus_exec.ExecResult:
     """Run with output streamed to `stdout`/`stderr` as it comes. The result holds the
-    status, and as `stderr` the first error bytes only (to tell if there were any)."""
+    status, and as `stderr` the first error bytes only (to tell if there were any).
+    A command Incus could not start (`incus_exec.never_started`) is started again when
+    that cannot lose input: no stdin to forward, or /dev/null."""
+    pauses = incus_exec.RETRY_PAUSES if _replayable(stdin) else ()
+    for pause in (*pauses, None):
+        result, touched = _stream_once(client, job, stdin, stdout, stderr)
+        if pause is None or touched or result.exit_code != incus_exec.NOT_STARTED:
+            return result
+        time.sleep(pause)
+    raise AssertionError("unreachable")
+
+
+def _replayable(stdin: IO[bytes] | None) -> bool:
+    fd = input_fd(stdin)
+    if fd is None:
+        return True
+    try:
+        return os.fstat(fd).st_rdev == os.stat(os.devnull).st_rdev != 0
+    except OSError:
+        return False
+
+
+def _stream_once(client: Client, job: Prepared, stdin: IO[bytes] | None,
+                 stdout: IO[bytes], stderr: IO[bytes]) -> tuple[incus_exec.ExecResult, bool]:
+    """One try; also whether anything went either way (output shown, input read)."""
     first_err = bytearray()
+    wrote_out = [False]
     write_err = incus_exec.stream_writer(stderr)
+    write_out = incus_exec.stream_writer(stdout)
 
     def on_stderr(data: bytes) -> None:
         if not first_err:
             first_err.extend(data[:1])
         write_err(data)
 
+    def on_stdout(data: bytes) -> None:
+        wrote_out[0] = wrote_out[0] or bool(data)
+        write_out(data)
+
+    sent = [0]
     with incus_exec.start(client, job.name, job.command, env=job.env, user=job.uid,
-                          group=job.gid, cwd=job.cwd,
-                          on_stdout=incus_exec.stream_writer(stdout),
+                          group=job.gid, cwd=job.cwd, on_stdout=on_stdout,
                           on_stderr=on_stderr) as session:
-        _feed_or_close(session, stdin)
+        _feed_or_close(session, stdin, sent)
         code = session.wait()
-    return incus_exec.ExecResult(b"", bytes(first_err), code, session.error)
+    touched = bool(first_err) or wrote_out[0] or sent[0] > 0  # it ran, or took input
+    return incus_exec.ExecResult(b"", bytes(first_err), code, session.error), touched
 
 
 def capture(client: Client, job: Prepared,

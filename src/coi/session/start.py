@@ -172,8 +172,9 @@ def _tool_argv(plan: SessionPlan, record: SessionRecord, restored: Path | None) 
 
 def _run_checked(client: Client, name: str, plan: SessionPlan, argv: list[str]) -> None:
     """Start tmux; once more if Incus lost track of the first try (it sometimes fails to
-    read an exec's pid under load and reports -1): the command is idempotent (`-A`)."""
+    read an exec's pid under load and reports -1) and no session is there."""
     from coi.incus import exec as incus_exec
+    from coi.session.watch import session_alive
 
     env = {**tmux.base_env(plan.home, plan.code_user), **plan.env}
     for _ in range(2):
@@ -181,6 +182,10 @@ def _run_checked(client: Client, name: str, plan: SessionPlan, argv: list[str]) 
                                 cwd="/workspace", env=env, timeout=60)
         if result.exit_code not in (-1, 255):
             break
+        # Lost track does not mean it did not run: a session there already is started
+        # (a second `new-session -A` would try to attach and fail without a terminal).
+        if session_alive(client, name, plan.code_uid, plan.home):
+            return
     if result.exit_code != 0:
         detail = result.stderr.decode(errors="replace").strip()[-300:]
         raise CoiError(f"could not start tmux in {name}: {detail or result.exit_code}",
