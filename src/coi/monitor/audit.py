@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from coi.monitor.findings import Finding, Severity
+from coi.state import fsync_dir
 
 SCHEMA_VERSION = 1
 FILE_MODE = 0o600
@@ -48,14 +49,6 @@ def ensure_dir(directory: Path) -> None:
     directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     if directory.stat().st_mode & 0o077:
         directory.chmod(DIR_MODE)
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class AuditLog:

@@ -20,8 +20,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from coi.monitor.audit import fsync_dir, read
+from coi.monitor.audit import read
 from coi.monitor.findings import Severity
+from coi.state import fsync_dir
 
 ROTATED = re.compile(
     r"^(?P<name>[^.]+)\.(?P<date>\d{4}-\d{2}-\d{2})(?:-(?P<n>\d+))?\.jsonl$")
