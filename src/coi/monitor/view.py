@@ -18,9 +18,9 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from coi.monitor import iocount
 from coi.monitor import procs as procs_mod
 from coi.monitor.procs import Snapshot
 
@@ -31,17 +31,8 @@ THREATS_SHOWN = 10
 NEEDS_ROOT_FDS = ("open descriptors (which process owns which connection) need root: run "
                   "`sudo coi monitor`")
 NEEDS_ROOT_IO = "per-process read counters (/proc/<pid>/io) need root: run `sudo coi monitor`"
-NO_IOCOUNT = "read counters: coi.monitor.iocount is not in this build"
 NO_PROCS = ("the container's processes could not be read (no pid namespace link or cgroup "
             "found; root is needed on most hosts)")
-
-
-def _iocount() -> ModuleType | None:
-    try:
-        from coi.monitor import iocount
-    except ImportError:
-        return None
-    return iocount
 
 
 def cgroup_dir(container: str, project: str = "default") -> Path | None:
@@ -88,23 +79,12 @@ def gather(proc_root: Path, init_pid: int, cgroup: Path | None = None,
     snapshot = procs_mod.scan(proc_root, pids)
     at = time.monotonic() if now is None else now
     rchar: dict[int, int] = {}
-    net_rx: int | None = None
-    io = _iocount()
-    io_missing = None
-    if io is None:
-        io_missing = NO_IOCOUNT
-    else:
-        for proc in snapshot.procs:
-            value = io.read_chars(proc_root, proc.pid)
-            if value is not None:
-                rchar[proc.pid] = int(value)
-        if snapshot.procs and not rchar:
-            io_missing = NEEDS_ROOT_IO
-        if init_pid > 0:
-            try:
-                net_rx = int(io.net_rx_bytes(proc_root, init_pid))
-            except (OSError, ValueError):
-                net_rx = None
+    for proc in snapshot.procs:
+        value = iocount.read_chars(proc_root, proc.pid)
+        if value is not None:
+            rchar[proc.pid] = value
+    io_missing = NEEDS_ROOT_IO if snapshot.procs and not rchar else None
+    net_rx = iocount.net_rx_bytes(proc_root, init_pid) if init_pid > 0 else None
     return Sample(at, snapshot, rchar, net_rx, _disk_read(cgroup), io_missing,
                   read_uid_map(proc_root, init_pid), read_users(proc_root, init_pid))
 
@@ -283,15 +263,24 @@ def _host(addr: str) -> str:
 
 
 def io_of(sample: Sample, previous: Sample | None) -> Io:
+    """The read rate between two samples counted as the monitor counts it
+    (`iocount.ReadAccounting`: a reaped child once, network receive taken off)."""
     total = sum(sample.rchar.values()) if sample.rchar else None
     rate = interval = None
     if previous is not None and sample.rchar and sample.at > previous.at:
         interval = round(sample.at - previous.at, 3)
-        grown = sum(max(0, v - previous.rchar.get(pid, 0)) for pid, v in sample.rchar.items())
-        if sample.net_rx is not None and previous.net_rx is not None:
-            grown -= max(0, sample.net_rx - previous.net_rx)
-        rate = max(0.0, grown / (sample.at - previous.at))
+        reads = iocount.ReadAccounting()
+        reads.update(*_counters(previous))
+        rate = reads.update(*_counters(sample)) / (sample.at - previous.at)
     return Io(total, sample.net_rx, sample.disk_read, rate, interval)
+
+
+def _counters(sample: Sample) -> tuple[dict[int, tuple[int, int]], dict[str, int]]:
+    """A sample as `ReadAccounting.update` takes it: (rchar, ppid) per pid, and the
+    receive count of the one network namespace read."""
+    procs = {p.pid: (sample.rchar[p.pid], p.ppid) for p in sample.snapshot.procs
+             if p.pid in sample.rchar}
+    return procs, ({"netns": sample.net_rx} if sample.net_rx is not None else {})
 
 
 def missing_of(sample: Sample, status: str, init_pid: int) -> tuple[str, ...]:
