@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import IO, TYPE_CHECKING
 
 from coi.errors import CoiError, UsageError
@@ -134,12 +135,7 @@ def _run_watch(client: Client, plan: SessionPlan, store: SessionStore, got: Acqu
     """The monitor for the run's container (started once its isolation is proved)."""
     from coi.session.start import monitor_settings
 
-    def flag(mark: dict[str, object]) -> None:
-        if record is None:
-            return
-        with store.lock(record.tool, record.session_id, timeout=30):
-            store.write(store.load(record.tool, record.session_id).flagged(mark))
-
+    flag = partial(store.flag, record.tool, record.session_id) if record else None
     return RunWatch(client, got.name, monitor_settings(plan, got.engaged.applied.log_group),
                     plan.coi_home, flag)
 

@@ -267,10 +267,7 @@ class Sentry:
 
     def _flag(self, mark: dict[str, Any]) -> None:
         """Mark the session's record as paused or killed by the monitor."""
-        spec, store = self.spec, self.store
-        with store.lock(spec.tool, spec.session_id, timeout=30):
-            record = store.load(spec.tool, spec.session_id)
-            store.write(record.flagged(mark))
+        self.store.flag(self.spec.tool, self.spec.session_id, mark)
 
     def _events(self, readable: list[int], now: float, guards: Timer) -> Finding | None:
         if self.watchman is None:

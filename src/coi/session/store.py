@@ -13,6 +13,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from coi.errors import NotFound, UsageError
 from coi.session.record import SCHEMA_VERSION, SessionRecord
@@ -60,6 +61,13 @@ class SessionStore:
         directory = self.session_dir(record.tool, record.session_id)
         make_dirs(directory, self.owner, mode=0o700)
         write_record(directory / METADATA, record.to_json(), SCHEMA_VERSION, self.owner)
+
+    def flag(self, tool: str, session_id: str, threat: dict[str, Any],
+             timeout: float = 30.0) -> None:
+        """Mark a session as paused or killed by the monitor (`SessionRecord.threat`),
+        re-read under its lock so nothing another process wrote is lost."""
+        with self.lock(tool, session_id, timeout=timeout):
+            self.write(self.load(tool, session_id).flagged(threat))
 
     def load(self, tool: str, session_id: str) -> SessionRecord:
         path = self.session_dir(tool, session_id) / METADATA
