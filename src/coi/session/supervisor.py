@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from coi.errors import CoiError, CoiTimeout, NotFound
+from coi.errors import CoiTimeout, NotFound
 from coi.session import runlock
 from coi.session.paths import CODE_HOME, run_state_path
 from coi.session.record import now_iso
@@ -250,6 +250,3 @@ def write_run_state(spec: SupervisorSpec, last_save: str | None,
     write_record(run_state_path(spec.coi_home, spec.container), state, RUN_STATE_SCHEMA,
                  owner=spec.owner)
 
-
-def task_error(exc: BaseException) -> str:
-    return exc.message if isinstance(exc, CoiError) else str(exc)

@@ -17,6 +17,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from coi.session.supervisor import SupervisorSpec
 
 log = logging.getLogger("coi.supervisor.task")
 
@@ -37,13 +43,10 @@ def main(argv: list[str]) -> int:
         return 1
 
 
-def save(spec: object) -> int:
+def save(spec: SupervisorSpec) -> int:
     from coi.incus import connect
     from coi.session.save import save_state
     from coi.session.store import SessionStore
-    from coi.session.supervisor import SupervisorSpec
-
-    assert isinstance(spec, SupervisorSpec)
     store = SessionStore(spec.coi_home, spec.owner)
     record = store.load(spec.tool, spec.session_id)
     with connect(spec.remote or None, spec.project) as client:
@@ -52,12 +55,9 @@ def save(spec: object) -> int:
     return 0
 
 
-def refresh(spec: object) -> int:
+def refresh(spec: SupervisorSpec) -> int:
     from coi.incus import connect
     from coi.session.isolation import Refresher
-    from coi.session.supervisor import SupervisorSpec
-
-    assert isinstance(spec, SupervisorSpec)
     refresher = Refresher.from_spec(spec.network, spec.container, spec.project)
     if refresher is None:
         return 0
@@ -67,15 +67,12 @@ def refresh(spec: object) -> int:
     return 0
 
 
-def guard(spec: object) -> int:
+def guard(spec: SupervisorSpec) -> int:
     """Check the session's nftables rules; re-apply them if anything is missing or
     changed, and check again."""
     from coi.incus import connect
     from coi.network import integrity
     from coi.session.isolation import expected_rules
-    from coi.session.supervisor import SupervisorSpec
-
-    assert isinstance(spec, SupervisorSpec)
     with connect(spec.remote or None, spec.project) as client:
         expected = expected_rules(client, spec.network, spec.container, spec.project)
         problems = integrity.check(spec.container, expected)
@@ -91,7 +88,8 @@ def guard(spec: object) -> int:
     return 0
 
 
-JOBS = {"save": save, "refresh": refresh, "guard": guard}
+JOBS: dict[str, Callable[[SupervisorSpec], int]] = {"save": save, "refresh": refresh,
+                                                    "guard": guard}
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")

@@ -56,7 +56,7 @@ def wait_for_end(client: Client, container: str, uid: int, home: str,
         with contextlib.suppress(CoiError):  # the exec dropped: find out why below
             incus_exec.run(client, container, tmux.wait_argv(), user=uid, group=uid,
                            env=tmux.base_env(home))
-        ending = _check(client, container, uid, home)
+        ending = current_ending(client, container, uid, home)
         if ending is not None:
             return ending
         if time.monotonic() - started < 1.0:
@@ -64,11 +64,6 @@ def wait_for_end(client: Client, container: str, uid: int, home: str,
 
 
 def current_ending(client: Client, container: str, uid: int, home: str) -> Ending | None:
-    """What became of the session right now (see `_check`)."""
-    return _check(client, container, uid, home)
-
-
-def _check(client: Client, container: str, uid: int, home: str) -> Ending | None:
     """What became of the session; None while it goes on, or while the daemon does not
     answer (it may be restarting: the caller tries again)."""
     try:
