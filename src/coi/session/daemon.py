@@ -63,7 +63,7 @@ def _via_forkserver(spec: SupervisorSpec, fds: tuple[int, int, int]) -> bool:
     if os.environ.get("COI_NO_FORKSERVER") or spec.owner is not None:
         return False  # (for another user's session: a server of theirs, not ours)
     try:
-        forkserver.request(run_dir(spec.coi_home), spec_args(spec), fds)
+        forkserver.request(run_dir(spec.coi_home), spec.to_json(), fds)
     except OSError as exc:
         with open(spec.log_path, "a") as log:
             log.write(f"fork server unavailable ({exc}); starting a new interpreter\n")
@@ -118,21 +118,19 @@ def supervise_main(argv: list[str]) -> int:
         print(f"usage: coi _supervise --spec JSON --lock-fd N --ready-fd N ({exc})",
               file=sys.stderr)
         return 2
-    return run_supervisor(["--spec", options.get("--spec", "")], lock_fd, ready_fd,
-                          detached=False)
+    return run_supervisor(options.get("--spec", ""), lock_fd, ready_fd, detached=False)
 
 
-def run_supervisor(args: list[str], lock_fd: int, ready_fd: int, *,
+def run_supervisor(spec_json: str, lock_fd: int, ready_fd: int, *,
                    detached: bool = True) -> int:
-    """Be the supervisor described by `args` (`--spec JSON`); `detached`: this process
-    has left the spawner's session already (forked by coi.session.forkserver)."""
+    """Be the supervisor of `spec_json` (`SupervisorSpec.to_json`); `detached`: this
+    process has left the spawner's session already (forked by coi.session.forkserver)."""
     import logging
 
     from coi.session.supervisor import supervise
 
-    options = dict(zip(args[::2], args[1::2], strict=False))
     try:
-        spec = SupervisorSpec.from_json(options["--spec"])
+        spec = SupervisorSpec.from_json(spec_json)
     except (KeyError, ValueError, TypeError) as exc:
         print(f"coi _supervise: a bad --spec ({exc})", file=sys.stderr)
         return 2

@@ -9,7 +9,7 @@ copy-on-write and each keeps only what it writes (see bench/README.md, memory).
     python -m coi.session.forkserver SOCKET
 
 listens on a unix socket in `~/.coi/run/` (mode 0600, in a 0700 directory). `coi
-shell` sends one request per session: the supervisor's arguments and environment as
+shell` sends one request per session: the supervisor's spec and environment as
 JSON, and three descriptors (SCM_RIGHTS): the run lock, the "ready" pipe and the log
 file. The server forks; the child starts a new session (setsid), forks once more and
 exits, and the grandchild, owning nothing of the server, becomes the supervisor:
@@ -60,13 +60,13 @@ def socket_path(run_dir: Path) -> Path:
 # -- the client side (coi shell) -------------------------------------------------------
 
 
-def request(run_dir: Path, args: list[str], fds: tuple[int, int, int]) -> None:
-    """Have the server (started if need be) fork a supervisor with `args`. OSError when
-    that cannot be done; the caller then starts one the plain way."""
+def request(run_dir: Path, spec: str, fds: tuple[int, int, int]) -> None:
+    """Have the server (started if need be) fork the supervisor of `spec` (its JSON).
+    OSError when that cannot be done; the caller then starts one the plain way."""
     path = socket_path(run_dir)
     sock = _connect(path) or _start_and_connect(path)
     with sock:
-        body = json.dumps({"args": args, "env": dict(os.environ)}).encode()
+        body = json.dumps({"spec": spec, "env": dict(os.environ)}).encode()
         socket.send_fds(sock, [body], list(fds))
         sock.shutdown(socket.SHUT_WR)
         reply = sock.recv(64)
@@ -213,10 +213,9 @@ def _child(payload: dict[str, object], fds: list[int], conn: socket.socket,
         if isinstance(env, dict):
             os.environ.clear()
             os.environ.update({str(k): str(v) for k, v in env.items()})
-        args = [str(a) for a in payload.get("args", [])]  # type: ignore[attr-defined]
         from coi.session.daemon import run_supervisor
 
-        code = run_supervisor(args, lock_fd, ready_fd)
+        code = run_supervisor(str(payload.get("spec", "")), lock_fd, ready_fd)
     except BaseException:  # the child must never return into the server's loop
         import traceback
 

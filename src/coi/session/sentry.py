@@ -78,6 +78,15 @@ TMUX_SERVER = "tmux: server"  # the comm tmux gives its server process
 END_CHECK_SECONDS = 0.5
 
 
+def _network_config(spec: str) -> dict[str, Any]:
+    """The `[network]` section out of the supervisor's network spec ({} without one)."""
+    try:
+        network = json.loads(spec)["network"] if spec else {}
+    except (ValueError, KeyError, TypeError):
+        return {}
+    return network if isinstance(network, dict) else {}
+
+
 @dataclass
 class _Timers:
     deadline: float  # the time limit (--limit-duration)
@@ -139,6 +148,7 @@ class Sentry:
         self.wake_r, self.wake_w = os.pipe()
         self.tasks: dict[str, subprocess.Popen[bytes]] = {}
         self.last_save: str | None = None
+        self.network = _network_config(spec.network)
         self.watchman: Watchman | None = None
         self.timers: _Timers | None = None
         self.guard_failures = 0
@@ -296,13 +306,7 @@ class Sentry:
 
     def _guarding(self) -> bool:
         """Whether the session has coi rules to keep (not open mode without a table)."""
-        if not self.spec.network:
-            return False
-        try:
-            mode = json.loads(self.spec.network)["network"]["mode"]
-        except (ValueError, KeyError, TypeError):
-            return False
-        return bool(mode != "open")
+        return bool(self.network.get("mode", "open") != "open")
 
     def _start_guard(self, guards: Timer, now: float) -> None:
         if "guard" in self.tasks:
@@ -368,13 +372,7 @@ class Sentry:
     # -- child tasks --------------------------------------------------------------------
 
     def _refresh_seconds(self) -> float | None:
-        if not self.spec.network:
-            return None
-        try:
-            data = json.loads(self.spec.network)
-            network = data["network"]
-        except (ValueError, KeyError, TypeError):
-            return None
+        network = self.network
         hostnames = network.get("mode") == "allowlist" or bool(network.get("proxy"))
         minutes = network.get("refresh_interval_minutes") or 0
         return float(minutes) * 60 if hostnames and minutes else None
