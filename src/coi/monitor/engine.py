@@ -180,8 +180,8 @@ class Monitor:
                 text = handle.read().decode(errors="replace")
         except OSError:
             return False
-        return any(line.split(":", 2)[-1].startswith(self._cgroup_marker) or
-                   line.split(":", 2)[-1] == self._cgroup_marker.rstrip("/")
+        # Each line is `hierarchy:controllers:path`; the path is the cgroup or below it.
+        return any(f"{line.split(':', 2)[-1]}/".startswith(self._cgroup_marker)
                    for line in text.splitlines())
 
     def on_net(self, events: Iterable[NetEvent], now: float | None = None) -> list[Finding]:
